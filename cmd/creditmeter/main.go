@@ -1,0 +1,142 @@
+// Command creditmeter turns raw AI-usage event logs into AI-credit balances, usage reports
+// and invoices. See README.md for the subcommands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/creditmeter/creditmeter/jobs"
+	"github.com/creditmeter/creditmeter/schemas"
+)
+
+// Exit statuses (FORMATS.md, "Command line").
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `creditmeter: AI-credit metering, reports and invoices
+
+usage:
+  creditmeter run      --config FILE [--source S] [--output O] [--warehouse W] [--now RFC3339]
+  creditmeter generate --events N --tenants T --out DIR [--seed S]
+  creditmeter version
+
+Exit status: 0 done, 1 the run failed and published nothing new, 2 bad arguments or configuration.
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "run":
+		return cmdRun(ctx, args[1:], stdout, stderr)
+	case "generate":
+		return cmdGenerate(ctx, args[1:], stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "creditmeter", version)
+		return exitOK
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "creditmeter: unknown command %q\n\n%s", args[0], usage)
+	return exitUsage
+}
+
+var version = "dev"
+
+// usageError marks errors in arguments or configuration (exit status 2).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func exitCode(stderr io.Writer, err error) int {
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintln(stderr, "creditmeter:", err)
+	var ue usageError
+	var ce *schemas.ConfigError
+	if errors.As(err, &ue) || errors.As(err, &ce) {
+		return exitUsage
+	}
+	return exitFailed
+}
+
+func newLogger(w io.Writer, level string, json bool) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, usageError{fmt.Errorf("parse --log-level %q: %w", level, err)}
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	if json {
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
+}
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "configuration file (YAML)")
+	source := fs.String("source", "", "raw event source: directory or s3://bucket/prefix (overrides the configuration)")
+	output := fs.String("output", "", "output location: directory or s3://bucket/prefix (overrides the configuration)")
+	wh := fs.String("warehouse", "", "DuckDB warehouse file (overrides the configuration)")
+	nowFlag := fs.String("now", "", "the run's clock, RFC 3339 (finalization, file names)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	logJSON := fs.Bool("log-json", false, "log JSON lines instead of text")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *cfgPath == "" {
+		fmt.Fprintln(stderr, "creditmeter run: --config is required")
+		return exitUsage
+	}
+	log, err := newLogger(stderr, *logLevel, *logJSON)
+	if err != nil {
+		return exitCode(stderr, err)
+	}
+	var now time.Time
+	if *nowFlag != "" {
+		now, err = time.Parse(time.RFC3339Nano, *nowFlag)
+		if err != nil {
+			return exitCode(stderr, usageError{fmt.Errorf("parse --now %q: want RFC 3339", *nowFlag)})
+		}
+	}
+	cfg, err := schemas.LoadConfig(*cfgPath)
+	if err != nil {
+		return exitCode(stderr, err)
+	}
+	r, err := jobs.New(jobs.Config{Config: cfg, Log: log, Clock: time.Now})
+	if err != nil {
+		return exitCode(stderr, err)
+	}
+	m, err := r.Run(ctx, jobs.Options{Source: *source, Output: *output, Warehouse: *wh, Now: now})
+	if err != nil {
+		return exitCode(stderr, err)
+	}
+	fmt.Fprintf(stdout, "run %s: %d lines read, %d accepted, %d quarantined, %d duplicates; outputs in %s\n",
+		m.RunID, m.Counts.LinesRead, m.Counts.Accepted, m.Counts.Quarantined, m.Counts.Duplicates, m.Output)
+	return exitOK
+}

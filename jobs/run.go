@@ -1,0 +1,384 @@
+// Package jobs orchestrates runs of the pipeline: one run pulls, loads, rates, funds,
+// aggregates, finalizes and publishes; the scheduler (serve) calls the same Runner.
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/creditmeter/creditmeter/pipeline/aggregate"
+	"github.com/creditmeter/creditmeter/pipeline/fund"
+	"github.com/creditmeter/creditmeter/pipeline/load"
+	"github.com/creditmeter/creditmeter/pipeline/objstore"
+	"github.com/creditmeter/creditmeter/pipeline/publish"
+	"github.com/creditmeter/creditmeter/pipeline/pull"
+	"github.com/creditmeter/creditmeter/pipeline/rate"
+	"github.com/creditmeter/creditmeter/pipeline/warehouse"
+	"github.com/creditmeter/creditmeter/schemas"
+)
+
+// Config configures a Runner.
+type Config struct {
+	Config *schemas.Config
+	Log    *slog.Logger
+	// Clock reads the wall clock for durations and, without --now, the run's instant.
+	Clock func() time.Time
+	// Stores opens sources and outputs (local directories without S3 settings).
+	Stores objstore.Options
+	// Progress, when set, hears of each stage's advance (interactive terminals).
+	Progress Progress
+}
+
+// Progress receives stage progress.
+type Progress interface {
+	Stage(name string, done, total int64)
+}
+
+// Runner runs the pipeline.
+type Runner struct {
+	cfg      *schemas.Config
+	log      *slog.Logger
+	clock    func() time.Time
+	stores   objstore.Options
+	progress Progress
+}
+
+// New validates the configuration of a Runner.
+func New(c Config) (*Runner, error) {
+	if c.Config == nil {
+		return nil, errors.New("new runner: no configuration")
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	return &Runner{cfg: c.Config, log: c.Log, clock: c.Clock, stores: c.Stores, progress: c.Progress}, nil
+}
+
+// Options are a run's command-line choices; empty ones fall back to the configuration.
+type Options struct {
+	Source    string
+	Output    string
+	Warehouse string
+	Now       time.Time // zero: the clock
+}
+
+// Manifest is runs/{run_id}.json.
+type Manifest struct {
+	RunID          string                   `json:"run_id"`
+	RunSeq         int                      `json:"run_seq"`
+	Now            string                   `json:"now"`
+	Status         string                   `json:"status"`
+	Source         string                   `json:"source"`
+	Output         string                   `json:"output"`
+	Objects        ObjectCounts             `json:"objects"`
+	Counts         Counts                   `json:"counts"`
+	QuarantineBy   map[string]int64         `json:"quarantined_by_reason"`
+	Reconciliation aggregate.Reconciliation `json:"reconciliation"`
+	Tenants        []TenantSummary          `json:"tenants"`
+	Finalized      []Finalized              `json:"finalized"`
+	Stages         []StageTiming            `json:"stages"`
+	Outputs        []publish.File           `json:"outputs"`
+}
+
+// ObjectCounts counts source objects.
+type ObjectCounts struct {
+	Listed   int   `json:"listed"`
+	Ingested int   `json:"ingested"` // read in this run
+	Skipped  int64 `json:"skipped"`  // names that are not event objects (all runs)
+	Lines    int64 `json:"lines_ingested"`
+}
+
+// Counts are the event counts over everything stored (BILLING.md section 2).
+type Counts struct {
+	LinesRead   int64 `json:"lines_read"`
+	Accepted    int64 `json:"accepted"`
+	Quarantined int64 `json:"quarantined"`
+	Duplicates  int64 `json:"duplicates"`
+	Unbillable  int64 `json:"unbillable"`
+}
+
+// TenantSummary is one tenant's reconciliation.
+type TenantSummary struct {
+	TenantID    string `json:"tenant_id"`
+	LinesRead   int64  `json:"lines_read"`
+	Accepted    int64  `json:"accepted"`
+	Quarantined int64  `json:"quarantined"`
+	Duplicates  int64  `json:"duplicates"`
+	Rated       string `json:"rated_credits"`
+	Plan        string `json:"plan_used"`
+	Bank        string `json:"bank_used"`
+	Exceeding   string `json:"exceeding_credits"`
+	Blocked     string `json:"blocked_credits"`
+}
+
+// Finalized is a period frozen or an invoice issued by the run.
+type Finalized struct {
+	Kind        string `json:"kind"`
+	TenantID    string `json:"tenant_id"`
+	PeriodStart string `json:"period_start"`
+	Invoice     string `json:"invoice_number,omitempty"`
+}
+
+// StageTiming is how long a stage took and how many rows it handled.
+type StageTiming struct {
+	Stage   string  `json:"stage"`
+	Rows    int64   `json:"rows"`
+	Seconds float64 `json:"seconds"`
+}
+
+// RunID names a run after its instant.
+func RunID(now time.Time) string { return now.UTC().Format("20060102T150405Z") }
+
+// Run runs the pipeline once.
+func (r *Runner) Run(ctx context.Context, o Options) (m *Manifest, err error) {
+	if o.Source == "" {
+		o.Source = r.cfg.Resolve(r.cfg.Source)
+	}
+	if o.Output == "" {
+		o.Output = r.cfg.Resolve(r.cfg.Output)
+	}
+	if o.Warehouse == "" {
+		o.Warehouse = r.cfg.Resolve(r.cfg.Warehouse)
+	}
+	if o.Source == "" || o.Output == "" || o.Warehouse == "" {
+		return nil, errors.New("run: source, output and warehouse must all be set")
+	}
+	now := o.Now
+	if now.IsZero() {
+		now = r.clock()
+	}
+	now = now.UTC().Truncate(time.Microsecond)
+	m = &Manifest{RunID: RunID(now), Now: now.Format(time.RFC3339Nano), Status: "failed", Source: o.Source, Output: o.Output}
+	log := r.log.With("run_id", m.RunID)
+
+	src, err := objstore.Open(ctx, o.Source, r.stores)
+	if err != nil {
+		return m, err
+	}
+	out, err := objstore.Open(ctx, o.Output, r.stores)
+	if err != nil {
+		return m, err
+	}
+	db, err := warehouse.Open(ctx, o.Warehouse)
+	if err != nil {
+		return m, err
+	}
+	defer func() {
+		if cerr := db.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close warehouse: %w", cerr)
+		}
+	}()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return m, fmt.Errorf("connect warehouse: %w", err)
+	}
+	defer conn.Close()
+
+	stage := func(name string, f func() (int64, error)) error {
+		start := r.clock()
+		if r.progress != nil {
+			r.progress.Stage(name, 0, 0)
+		}
+		n, err := f()
+		d := r.clock().Sub(start)
+		m.Stages = append(m.Stages, StageTiming{Stage: name, Rows: n, Seconds: d.Seconds()})
+		if err != nil {
+			log.Error("stage failed", "stage", name, "err", err)
+			return err
+		}
+		log.Info("stage done", "stage", name, "rows", n, "duration", d.Round(time.Millisecond))
+		return nil
+	}
+
+	if err := conn.QueryRowContext(ctx, sqlText("run_next.sql")).Scan(&m.RunSeq); err != nil {
+		return m, fmt.Errorf("next run number: %w", err)
+	}
+	final, err := finalPeriods(ctx, conn)
+	if err != nil {
+		return m, err
+	}
+	cal, err := rate.NewCalendar(r.cfg, final)
+	if err != nil {
+		return m, err
+	}
+	if err := rate.Prepare(ctx, conn, r.cfg, cal, now); err != nil {
+		return m, err
+	}
+
+	stageDir, err := os.MkdirTemp("", "creditmeter-stage-")
+	if err != nil {
+		return m, fmt.Errorf("create staging directory: %w", err)
+	}
+	defer os.RemoveAll(stageDir)
+
+	if err := stage("ingest", func() (int64, error) { return r.ingest(ctx, conn, src, stageDir, m) }); err != nil {
+		return m, err
+	}
+	if err := stage("rate", func() (int64, error) { return 0, rate.Run(ctx, conn) }); err != nil {
+		return m, err
+	}
+	if err := stage("fund", func() (int64, error) {
+		w, err := fund.New(rate.Tenants(r.cfg, cal))
+		if err != nil {
+			return 0, err
+		}
+		return fund.Stream(ctx, conn, w)
+	}); err != nil {
+		return m, err
+	}
+	if err := stage("aggregate", func() (int64, error) { return 0, aggregate.Run(ctx, conn) }); err != nil {
+		return m, err
+	}
+	rec, err := aggregate.Reconcile(ctx, conn)
+	if err != nil {
+		return m, err
+	}
+	m.Reconciliation = rec
+	m.Counts = Counts{LinesRead: rec.LinesRead, Accepted: rec.Accepted, Quarantined: rec.Quarantined, Duplicates: rec.Duplicates, Unbillable: rec.Unbillable}
+	if !rec.OK {
+		log.Error("reconciliation failed", "problems", rec.Problems)
+		return m, rec
+	}
+	if err := r.summarize(ctx, conn, m); err != nil {
+		return m, err
+	}
+
+	outDir, err := os.MkdirTemp("", "creditmeter-out-")
+	if err != nil {
+		return m, fmt.Errorf("create output staging: %w", err)
+	}
+	defer os.RemoveAll(outDir)
+	if err := stage("publish", func() (int64, error) {
+		return r.finalizeAndRender(ctx, conn, m, now, outDir)
+	}); err != nil {
+		return m, err
+	}
+	up := &publish.Uploader{Store: out, Log: log}
+	if err := up.Upload(ctx, outDir, m.Outputs); err != nil {
+		return m, err
+	}
+	m.Status = "succeeded"
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return m, fmt.Errorf("encode run manifest: %w", err)
+	}
+	if err := up.PutBytes(ctx, "runs/"+m.RunID+".json", append(data, '\n')); err != nil {
+		return m, err
+	}
+	log.Info("run done", "lines_read", rec.LinesRead, "accepted", rec.Accepted, "quarantined", rec.Quarantined,
+		"duplicates", rec.Duplicates, "outputs", len(m.Outputs), "output", out.String())
+	return m, nil
+}
+
+// ingest pulls the objects not read before and loads them in batches.
+func (r *Runner) ingest(ctx context.Context, conn *sql.Conn, src objstore.Store, stageDir string, m *Manifest) (int64, error) {
+	listing, err := src.List(ctx)
+	if err != nil {
+		return 0, err
+	}
+	known, err := load.Known(ctx, conn)
+	if err != nil {
+		return 0, err
+	}
+	todo := pull.Plan(listing, known)
+	m.Objects.Listed = len(listing)
+	ld, err := load.New(load.Config{Conn: conn, Log: r.log, RunSeq: m.RunSeq})
+	if err != nil {
+		return 0, err
+	}
+	f := &pull.Fetcher{Store: src, StageDir: stageDir, Log: r.log}
+	const maxBatchBytes = 256 << 20
+	var batch []pull.Fetched
+	var batchBytes int64
+	var lines int64
+	flush := func() error {
+		n, err := ld.Batch(ctx, batch)
+		if err != nil {
+			return err
+		}
+		lines += n
+		m.Objects.Ingested += len(batch)
+		for _, b := range batch {
+			if b.Path != "" && !isWithin(b.Path, stageDir) {
+				continue
+			}
+			if b.Path != "" {
+				_ = os.Remove(b.Path)
+			}
+		}
+		if r.progress != nil {
+			r.progress.Stage("ingest", int64(m.Objects.Ingested), int64(len(todo)))
+		}
+		batch, batchBytes = batch[:0], 0
+		return nil
+	}
+	for i, o := range todo {
+		fe, err := f.Fetch(ctx, o, i)
+		if err != nil {
+			return lines, err
+		}
+		batch = append(batch, fe)
+		batchBytes += o.Size
+		if batchBytes >= maxBatchBytes || len(batch) >= 512 {
+			if err := flush(); err != nil {
+				return lines, err
+			}
+		}
+	}
+	if len(batch) > 0 {
+		if err := flush(); err != nil {
+			return lines, err
+		}
+	}
+	m.Objects.Lines = lines
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM objects WHERE format IN ('skipped', 'users')").Scan(&m.Objects.Skipped); err != nil {
+		return lines, fmt.Errorf("count skipped objects: %w", err)
+	}
+	return lines, nil
+}
+
+func isWithin(p, dir string) bool {
+	return len(p) > len(dir) && p[:len(dir)] == dir
+}
+
+// finalizeAndRender freezes due periods, issues invoices and renders the outputs in one
+// transaction: if rendering fails nothing is finalized.
+func (r *Runner) finalizeAndRender(ctx context.Context, conn *sql.Conn, m *Manifest, now time.Time, outDir string) (n int64, err error) {
+	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return 0, fmt.Errorf("begin finalize: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); rerr != nil {
+				r.log.Error("roll back finalize", "err", rerr)
+			}
+		}
+	}()
+	if err := aggregate.Finalize(ctx, conn, m.RunSeq, now); err != nil {
+		return 0, err
+	}
+	if err := finalizedNow(ctx, conn, m); err != nil {
+		return 0, err
+	}
+	files, err := publish.Render(ctx, conn, outDir, m.RunID)
+	if err != nil {
+		return 0, err
+	}
+	m.Outputs = files
+	if err := warehouse.Exec(ctx, conn, "run_record.sql", m.RunSeq, m.RunID, now, "succeeded"); err != nil {
+		return 0, err
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return 0, fmt.Errorf("commit finalize: %w", err)
+	}
+	return int64(len(files)), nil
+}

@@ -1,0 +1,227 @@
+// Package rate validates and rates the stored events for a run (BILLING.md sections 1, 2
+// and 4): it puts the configuration into relational form and runs rate.sql, whose result
+// fund_sorted is what pipeline/fund streams through.
+package rate
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"time"
+
+	"github.com/duckdb/duckdb-go/v2"
+	"github.com/shopspring/decimal"
+
+	"github.com/creditmeter/creditmeter/pipeline/fund"
+	"github.com/creditmeter/creditmeter/pipeline/periods"
+	"github.com/creditmeter/creditmeter/pipeline/warehouse"
+	"github.com/creditmeter/creditmeter/schemas"
+)
+
+// Calendar is every tenant's periods and their state at the start of a run.
+type Calendar struct {
+	Periods  [][]periods.Period // by tenant number (configuration order)
+	WasFinal []map[int]bool     // period indexes final when the run began
+}
+
+// NewCalendar computes the periods of every tenant and marks the ones earlier runs
+// finalized (final_periods: tenant_id -> period_start dates).
+func NewCalendar(cfg *schemas.Config, final map[string]map[string]bool) (*Calendar, error) {
+	c := &Calendar{}
+	for i := range cfg.Tenants {
+		t := &cfg.Tenants[i]
+		ps, err := periods.For(t)
+		if err != nil {
+			return nil, fmt.Errorf("periods of tenant %s: %w", t.ID, err)
+		}
+		wf := map[int]bool{}
+		for _, p := range ps {
+			if final[t.ID][p.StartDate.String()] {
+				wf[p.Index] = true
+			}
+		}
+		c.Periods = append(c.Periods, ps)
+		c.WasFinal = append(c.WasFinal, wf)
+	}
+	return c, nil
+}
+
+// E4 converts a validated decimal (at most 4 places) to fixed point.
+func E4(d decimal.Decimal) int64 { return d.Shift(4).Round(0).IntPart() }
+
+// Prepare creates the per-run configuration tables and fills them.
+func Prepare(ctx context.Context, conn *sql.Conn, cfg *schemas.Config, cal *Calendar, now time.Time) error {
+	if err := warehouse.Exec(ctx, conn, "config_tables.sql"); err != nil {
+		return err
+	}
+	if err := warehouse.Exec(ctx, conn, "macros.sql"); err != nil {
+		return err
+	}
+	grace := cfg.GracePeriod.Duration
+	steps := []struct {
+		table string
+		fill  func(add func(...driver.Value) error) error
+	}{
+		{"cfg_tenants", func(add func(...driver.Value) error) error {
+			for i := range cfg.Tenants {
+				t := &cfg.Tenants[i]
+				until := t.ServiceEnd.In(t.Location).AddDate(0, 0, 1)
+				until = time.Date(until.Year(), until.Month(), until.Day(), 0, 0, 0, 0, t.Location)
+				if err := add(int32(i), t.ID, t.Name, t.RateCard, t.Timezone, t.Currency, t.Overage.Policy,
+					dec(t.Overage.PricePerCredit, 6), dec(t.CreditsPlan, 4),
+					t.ServiceStart.In(t.Location), until); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{"cfg_rate_versions", func(add func(...driver.Value) error) error {
+			for _, rc := range cfg.RateCards {
+				if err := add(rc.ID, rc.EffectiveFrom.Time, Version(rc)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{"cfg_rules", func(add func(...driver.Value) error) error {
+			for _, rc := range cfg.RateCards {
+				for _, r := range rc.Rules {
+					rounding := r.Rounding
+					if rounding == "" {
+						rounding = "ceil"
+					}
+					if err := add(rc.ID, rc.EffectiveFrom.Time, r.EventType, r.Kind, dec(r.Credits, 10),
+						str(r.RatioAttribute), dec(r.MinRatio, 10), dec(r.Per, 10), rounding,
+						str(r.Allowance), dec(r.InputPer1k, 10), dec(r.OutputPer1k, 10)); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}},
+		{"cfg_periods", func(add func(...driver.Value) error) error {
+			for i := range cfg.Tenants {
+				t := &cfg.Tenants[i]
+				for _, p := range cal.Periods[i] {
+					was := cal.WasFinal[i][p.Index]
+					if err := add(int32(i), t.ID, int32(p.Index), p.StartDate.In(time.UTC), p.EndDate.In(time.UTC), p.Start, p.End,
+						was, !now.Before(p.End.Add(grace)), !p.Start.After(now)); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}},
+		{"cfg_pools", func(add func(...driver.Value) error) error {
+			for i := range cfg.Tenants {
+				for n, pool := range PoolNames(&cfg.Tenants[i]) {
+					if err := add(cfg.Tenants[i].ID, pool, int32(n)); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}},
+		{"cfg_members", func(add func(...driver.Value) error) error {
+			for i := range cfg.Tenants {
+				for n, m := range cfg.Tenants[i].Members {
+					if err := add(cfg.Tenants[i].ID, m.UserID, int32(n)); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}},
+		{"cfg_deposits", func(add func(...driver.Value) error) error {
+			for i := range cfg.Tenants {
+				t := &cfg.Tenants[i]
+				for _, d := range t.Bank {
+					if err := add(t.ID, d.ID, dec(d.Credits, 4), d.At.In(t.Location)); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}},
+	}
+	for _, s := range steps {
+		if err := warehouse.Append(ctx, conn, s.table, s.fill); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Run validates and rates (rate.sql) and sorts the accepted events into funding order
+// (fund_sort.sql).
+func Run(ctx context.Context, conn *sql.Conn) error {
+	if err := warehouse.Exec(ctx, conn, "rate.sql"); err != nil {
+		return err
+	}
+	return warehouse.Exec(ctx, conn, "fund_sort.sql")
+}
+
+// Version names a rate-card version as reports show it.
+func Version(rc schemas.RateCard) string {
+	return rc.ID + "@" + rc.EffectiveFrom.UTC().Format(time.RFC3339)
+}
+
+// PoolNames lists a tenant's allowance pools in contract order, each once; the index is
+// the pool number used by rate.sql and the waterfall.
+func PoolNames(t *schemas.Tenant) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, a := range t.Allowances {
+		if !seen[a.Pool] {
+			seen[a.Pool] = true
+			out = append(out, a.Pool)
+		}
+	}
+	return out
+}
+
+// Tenants builds the waterfall's view of the contracts.
+func Tenants(cfg *schemas.Config, cal *Calendar) []fund.Tenant {
+	out := make([]fund.Tenant, len(cfg.Tenants))
+	for i := range cfg.Tenants {
+		t := &cfg.Tenants[i]
+		ft := fund.Tenant{
+			Block:   t.Overage.Policy == schemas.PolicyBlock,
+			PlanE4:  E4(t.CreditsPlan),
+			Periods: len(cal.Periods[i]),
+		}
+		for _, d := range t.Bank {
+			ft.Deposits = append(ft.Deposits, fund.Deposit{AtUS: d.At.In(t.Location).UnixMicro(), CreditE4: E4(d.Credits)})
+		}
+		for _, m := range t.Members {
+			ft.CapsE4 = append(ft.CapsE4, E4(m.Cap))
+		}
+		names := PoolNames(t)
+		ft.PoolsE4 = make([]int64, len(names))
+		for n, name := range names {
+			var sum int64
+			for _, a := range t.Allowances {
+				if a.Pool == name {
+					sum += E4(a.Units)
+				}
+			}
+			ft.PoolsE4[n] = sum
+		}
+		out[i] = ft
+	}
+	return out
+}
+
+// dec renders a decimal for a DECIMAL column of the given scale; the appender takes the
+// unscaled integer, so places must equal the column's scale.
+func dec(d decimal.Decimal, places int32) driver.Value {
+	return duckdb.Decimal{Width: 38, Scale: uint8(places), Value: d.Shift(places).Round(0).BigInt()}
+}
+
+func str(s string) driver.Value {
+	if s == "" {
+		return nil
+	}
+	return s
+}

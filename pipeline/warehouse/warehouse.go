@@ -1,0 +1,165 @@
+// Package warehouse opens the DuckDB warehouse and runs the embedded SQL against it. A run
+// holds one connection for its whole life: the per-run temporary tables live on it.
+package warehouse
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/duckdb/duckdb-go/v2"
+
+	sqlfiles "github.com/creditmeter/creditmeter/sql"
+)
+
+// Open opens (creating when missing) the warehouse file at path and makes sure its
+// persistent tables exist. Extensions are never fetched from the network.
+func Open(ctx context.Context, path string) (*sql.DB, error) {
+	if path != "" && path != ":memory:" {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return nil, fmt.Errorf("create warehouse directory for %s: %w", path, err)
+		}
+	}
+	db, err := sql.Open("duckdb", dsn(path, false))
+	if err != nil {
+		return nil, fmt.Errorf("open warehouse %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1) // one writer; temp tables belong to a connection
+	if err := Exec(ctx, db, "schema.sql"); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open warehouse %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// OpenReadOnly opens an existing warehouse file for reading only.
+func OpenReadOnly(path string) (*sql.DB, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("open warehouse %s: %w", path, err)
+	}
+	db, err := sql.Open("duckdb", dsn(path, true))
+	if err != nil {
+		return nil, fmt.Errorf("open warehouse %s: %w", path, err)
+	}
+	return db, nil
+}
+
+func dsn(path string, readOnly bool) string {
+	q := "autoinstall_known_extensions=false&autoload_known_extensions=true"
+	if readOnly {
+		q += "&access_mode=read_only"
+	}
+	if path == ":memory:" {
+		path = ""
+	}
+	return path + "?" + q
+}
+
+// Execer is what statements run on: a *sql.DB, *sql.Conn or *sql.Tx.
+type Execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// Exec runs every statement of an embedded SQL file in order. Arguments are passed to the
+// statements that use parameters.
+func Exec(ctx context.Context, db Execer, name string, args ...any) error {
+	return ExecTemplate(ctx, db, name, nil, args...)
+}
+
+// ExecTemplate is Exec for files with {{name}} placeholders (file paths, which DuckDB's COPY
+// cannot take as parameters); placeholders stand inside quoted string literals and each
+// value is substituted with its quotes escaped.
+func ExecTemplate(ctx context.Context, db Execer, name string, vars map[string]string, args ...any) error {
+	text, err := sqlfiles.Get(name)
+	if err != nil {
+		return err
+	}
+	for k, v := range vars {
+		text = strings.ReplaceAll(text, "{{"+k+"}}", strings.ReplaceAll(v, "'", "''"))
+	}
+	for i, stmt := range Statements(text) {
+		var a []any
+		if strings.Contains(stmt, "?") || strings.Contains(stmt, "$") {
+			a = args
+		}
+		if _, err := db.ExecContext(ctx, stmt, a...); err != nil {
+			return fmt.Errorf("run %s statement %d: %w", name, i+1, err)
+		}
+	}
+	return nil
+}
+
+// Literal quotes s as a SQL string literal.
+func Literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// Statements splits SQL text at semicolons that end a line. Comment-only pieces are dropped.
+func Statements(text string) []string {
+	var out []string
+	var cur strings.Builder
+	for _, line := range strings.SplitAfter(text, "\n") {
+		cur.WriteString(line)
+		if strings.HasSuffix(strings.TrimSpace(line), ";") && !strings.HasPrefix(strings.TrimSpace(line), "--") {
+			if s := strings.TrimSpace(cur.String()); hasCode(s) {
+				out = append(out, s)
+			}
+			cur.Reset()
+		}
+	}
+	if s := strings.TrimSpace(cur.String()); hasCode(s) {
+		out = append(out, s)
+	}
+	return out
+}
+
+func hasCode(s string) bool {
+	for _, l := range strings.Split(s, "\n") {
+		if t := strings.TrimSpace(l); t != "" && !strings.HasPrefix(t, "--") {
+			return true
+		}
+	}
+	return false
+}
+
+// Query runs an embedded SQL file that is a single query.
+func Query(ctx context.Context, conn *sql.Conn, name string, args ...any) (*sql.Rows, error) {
+	text, err := sqlfiles.Get(name)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := conn.QueryContext(ctx, text, args...)
+	if err != nil {
+		return nil, fmt.Errorf("run %s: %w", name, err)
+	}
+	return rows, nil
+}
+
+// Append streams rows into a table through DuckDB's appender; fn calls add once per row.
+// Temporary tables are found in the temp catalog.
+func Append(ctx context.Context, conn *sql.Conn, table string, fn func(add func(vals ...driver.Value) error) error) error {
+	return conn.Raw(func(dc any) error {
+		c, ok := dc.(driver.Conn)
+		if !ok {
+			return fmt.Errorf("append to %s: not a driver connection", table)
+		}
+		a, err := duckdb.NewAppender(c, "temp", "main", table)
+		if err != nil {
+			a, err = duckdb.NewAppender(c, "", "", table)
+		}
+		if err != nil {
+			return fmt.Errorf("open appender on %s: %w", table, err)
+		}
+		ferr := fn(a.AppendRow)
+		cerr := a.Close()
+		if ferr != nil {
+			return fmt.Errorf("append to %s: %w", table, ferr)
+		}
+		if cerr != nil {
+			return fmt.Errorf("flush appender on %s: %w", table, cerr)
+		}
+		return nil
+	})
+}

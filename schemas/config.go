@@ -1,0 +1,242 @@
+// Package schemas holds the contract's schemas (configuration, events) and the Go types for
+// them: loading and validating a configuration happens here, before anything runs.
+package schemas
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole creditmeter configuration file (FORMATS.md, "Configuration").
+type Config struct {
+	Source      string     `yaml:"source"`
+	Output      string     `yaml:"output"`
+	Warehouse   string     `yaml:"warehouse"`
+	GracePeriod Duration   `yaml:"grace_period"`
+	Schedule    []string   `yaml:"schedule"`
+	Listen      string     `yaml:"listen"`
+	S3          S3         `yaml:"s3"`
+	Issuer      Issuer     `yaml:"issuer"`
+	SMTP        *SMTP      `yaml:"smtp"`
+	RateCards   []RateCard `yaml:"rate_cards"`
+	Tenants     []Tenant   `yaml:"tenants"`
+
+	// Dir is the directory of the configuration file: relative paths are relative to it.
+	Dir string `yaml:"-"`
+}
+
+// S3 holds optional object-storage settings; the standard AWS environment also applies.
+type S3 struct {
+	Region    string `yaml:"region"`
+	Endpoint  string `yaml:"endpoint"`
+	PathStyle *bool  `yaml:"path_style"`
+}
+
+// Issuer is who issues invoices.
+type Issuer struct {
+	Name    string `yaml:"name"`
+	Address string `yaml:"address"`
+	TaxID   string `yaml:"tax_id"`
+}
+
+// SMTP names a mail server for threshold notifications.
+type SMTP struct {
+	Host     string `yaml:"host"`
+	Port     int    `yaml:"port"`
+	From     string `yaml:"from"`
+	StartTLS bool   `yaml:"starttls"`
+}
+
+// RateCard is one version of a price list; versions share an ID.
+type RateCard struct {
+	ID            string    `yaml:"id"`
+	EffectiveFrom Timestamp `yaml:"effective_from"`
+	Rules         []Rule    `yaml:"rules"`
+}
+
+// Rule kinds (BILLING.md section 1).
+const (
+	KindPerEvent        = "per_event"
+	KindPerEventIfRatio = "per_event_if_ratio"
+	KindPerUnit         = "per_unit"
+	KindPerToken        = "per_token"
+	KindFree            = "free"
+)
+
+// Rule prices one event type.
+type Rule struct {
+	EventType      string          `yaml:"event_type"`
+	Kind           string          `yaml:"kind"`
+	Credits        decimal.Decimal `yaml:"credits"`
+	RatioAttribute string          `yaml:"ratio_attribute"`
+	MinRatio       decimal.Decimal `yaml:"min_ratio"`
+	Per            decimal.Decimal `yaml:"per"`
+	Rounding       string          `yaml:"rounding"`
+	Allowance      string          `yaml:"allowance"`
+	InputPer1k     decimal.Decimal `yaml:"input_per_1k"`
+	OutputPer1k    decimal.Decimal `yaml:"output_per_1k"`
+}
+
+// Overage policies.
+const (
+	PolicyBill  = "bill"
+	PolicyBlock = "block"
+)
+
+// Tenant is one customer contract.
+type Tenant struct {
+	ID           string          `yaml:"id"`
+	Name         string          `yaml:"name"`
+	RateCard     string          `yaml:"rate_card"`
+	Timezone     string          `yaml:"timezone"`
+	Currency     string          `yaml:"currency"`
+	Period       string          `yaml:"period"`
+	AnchorDay    int             `yaml:"anchor_day"`
+	ServiceStart Date            `yaml:"service_start"`
+	ServiceEnd   Date            `yaml:"service_end"`
+	CreditsPlan  decimal.Decimal `yaml:"credits_plan"`
+	Overage      Overage         `yaml:"overage"`
+	Bank         []Deposit       `yaml:"bank"`
+	Allowances   []Allowance     `yaml:"allowances"`
+	Members      []Member        `yaml:"members"`
+	Notify       Notify          `yaml:"notify"`
+
+	// Location is the loaded Timezone, set by validation.
+	Location *time.Location `yaml:"-"`
+}
+
+// Overage says what happens to credits nothing funds.
+type Overage struct {
+	Policy         string          `yaml:"policy"`
+	PricePerCredit decimal.Decimal `yaml:"price_per_credit"`
+}
+
+// Deposit is one credits-bank purchase. At is a timestamp or a bare date (tenant-local
+// midnight).
+type Deposit struct {
+	ID      string          `yaml:"id"`
+	Credits decimal.Decimal `yaml:"credits"`
+	At      DateOrTime      `yaml:"at"`
+}
+
+// Allowance is one pool of feature units, consumed in the order the contract lists them.
+type Allowance struct {
+	Pool  string          `yaml:"pool"`
+	Name  string          `yaml:"name"`
+	Units decimal.Decimal `yaml:"units"`
+}
+
+// Member is a cap on one user's funded credits over the whole contract.
+type Member struct {
+	UserID string          `yaml:"user_id"`
+	Cap    decimal.Decimal `yaml:"cap"`
+}
+
+// Notify lists the utilization thresholds and who hears of them.
+type Notify struct {
+	Thresholds []decimal.Decimal `yaml:"thresholds"`
+	Email      []string          `yaml:"email"`
+}
+
+// Duration is a Go duration string such as "72h".
+type Duration struct{ time.Duration }
+
+// UnmarshalYAML reads a duration from its text.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("parse duration %q: %w", n.Value, err)
+	}
+	d.Duration = v
+	return nil
+}
+
+// Timestamp is an RFC 3339 instant with an offset.
+type Timestamp struct{ time.Time }
+
+// UnmarshalYAML reads the text as written; YAML's own timestamp resolution is bypassed so
+// that an instant without an offset is refused.
+func (t *Timestamp) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.Parse(time.RFC3339Nano, n.Value)
+	if err != nil {
+		return fmt.Errorf("parse timestamp %q: want RFC 3339 with offset", n.Value)
+	}
+	t.Time = v
+	return nil
+}
+
+// Date is a calendar date (YYYY-MM-DD) without a zone; its meaning is tenant-local.
+type Date struct {
+	Year  int
+	Month time.Month
+	Day   int
+}
+
+// UnmarshalYAML reads YYYY-MM-DD.
+func (d *Date) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.Parse(time.DateOnly, n.Value)
+	if err != nil {
+		return fmt.Errorf("parse date %q: want YYYY-MM-DD", n.Value)
+	}
+	d.Year, d.Month, d.Day = v.Date()
+	return nil
+}
+
+// IsZero reports whether the date is unset.
+func (d Date) IsZero() bool { return d.Year == 0 }
+
+// In returns local midnight of the date in loc.
+func (d Date) In(loc *time.Location) time.Time {
+	return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, loc)
+}
+
+// String formats the date as YYYY-MM-DD.
+func (d Date) String() string { return fmt.Sprintf("%04d-%02d-%02d", d.Year, int(d.Month), d.Day) }
+
+// DateOrTime is either an RFC 3339 instant or a bare date that means tenant-local midnight.
+type DateOrTime struct {
+	Time time.Time
+	Date Date
+	// IsDate is true for a bare date.
+	IsDate bool
+}
+
+// UnmarshalYAML reads either form.
+func (d *DateOrTime) UnmarshalYAML(n *yaml.Node) error {
+	if !strings.ContainsAny(n.Value, "Tt ") {
+		var dd Date
+		if err := dd.UnmarshalYAML(n); err != nil {
+			return err
+		}
+		d.Date, d.IsDate = dd, true
+		return nil
+	}
+	var ts Timestamp
+	if err := ts.UnmarshalYAML(n); err != nil {
+		return err
+	}
+	d.Time = ts.Time
+	return nil
+}
+
+// In resolves the value to an instant, a bare date at local midnight in loc.
+func (d DateOrTime) In(loc *time.Location) time.Time {
+	if d.IsDate {
+		return d.Date.In(loc)
+	}
+	return d.Time
+}
+
+// Tenant returns the tenant with the given id, or nil.
+func (c *Config) Tenant(id string) *Tenant {
+	for i := range c.Tenants {
+		if c.Tenants[i].ID == id {
+			return &c.Tenants[i]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,276 @@
+package schemas
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	_ "time/tzdata" // time zones must resolve the same on every machine
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/shopspring/decimal"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+	"gopkg.in/yaml.v3"
+)
+
+//go:embed config.schema.json
+var configSchemaJSON []byte
+
+// ConfigSchemaJSON returns the JSON Schema of the configuration file.
+func ConfigSchemaJSON() []byte { return bytes.Clone(configSchemaJSON) }
+
+// DefaultGracePeriod applies when the configuration names none (BILLING.md section 4).
+const DefaultGracePeriod = 72 * time.Hour
+
+// Problem is one thing wrong with a configuration.
+type Problem struct {
+	Path   string // field path, e.g. tenants[0].timezone
+	Line   int    // line in the file, 0 when unknown
+	Reason string
+}
+
+func (p Problem) String() string {
+	if p.Line > 0 {
+		return fmt.Sprintf("%s (line %d): %s", p.Path, p.Line, p.Reason)
+	}
+	return fmt.Sprintf("%s: %s", p.Path, p.Reason)
+}
+
+// ConfigError lists every problem of a refused configuration.
+type ConfigError struct {
+	File     string
+	Problems []Problem
+}
+
+func (e *ConfigError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "invalid configuration %s: %d problem(s)", e.File, len(e.Problems))
+	for _, p := range e.Problems {
+		b.WriteString("\n  - ")
+		b.WriteString(p.String())
+	}
+	return b.String()
+}
+
+// LoadConfig reads, schema-checks and validates the configuration at path. A configuration
+// with any problem is refused whole with a *ConfigError listing all of them.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read configuration %s: %w", path, err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("resolve configuration path %s: %w", path, err)
+	}
+	return ParseConfig(data, path, filepath.Dir(abs))
+}
+
+// ParseConfig validates configuration text; name is used in errors, dir resolves relative
+// paths.
+func ParseConfig(data []byte, name, dir string) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, &ConfigError{File: name, Problems: []Problem{{Path: "(file)", Reason: err.Error()}}}
+	}
+	if len(root.Content) == 0 {
+		return nil, &ConfigError{File: name, Problems: []Problem{{Path: "(file)", Reason: "empty configuration"}}}
+	}
+	doc := root.Content[0]
+	inst, err := nodeToJSON(doc)
+	if err != nil {
+		return nil, &ConfigError{File: name, Problems: []Problem{{Path: "(file)", Reason: err.Error()}}}
+	}
+	if probs := validateSchema(inst, doc); len(probs) > 0 {
+		return nil, &ConfigError{File: name, Problems: probs}
+	}
+	cfg := &Config{}
+	if err := doc.Decode(cfg); err != nil {
+		return nil, &ConfigError{File: name, Problems: yamlProblems(err)}
+	}
+	cfg.Dir = dir
+	if cfg.GracePeriod.Duration == 0 {
+		cfg.GracePeriod.Duration = DefaultGracePeriod
+	}
+	if probs := cfg.validate(); len(probs) > 0 {
+		for i := range probs {
+			probs[i].Line = lineOf(doc, probs[i].Path)
+		}
+		return nil, &ConfigError{File: name, Problems: probs}
+	}
+	return cfg, nil
+}
+
+// Resolve makes a relative local path relative to the configuration's directory; object
+// store URLs and absolute paths are returned as they are.
+func (c *Config) Resolve(p string) string {
+	if p == "" || strings.Contains(p, "://") || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.Dir, p)
+}
+
+var schema = func() *jsonschema.Schema {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(configSchemaJSON))
+	if err != nil {
+		panic(fmt.Sprintf("embedded config schema: %v", err)) // a build defect, caught by tests
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("config.schema.json", doc); err != nil {
+		panic(fmt.Sprintf("embedded config schema: %v", err))
+	}
+	return c.MustCompile("config.schema.json")
+}()
+
+var printer = message.NewPrinter(language.English)
+
+func validateSchema(inst any, doc *yaml.Node) []Problem {
+	err := schema.Validate(inst)
+	if err == nil {
+		return nil
+	}
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return []Problem{{Path: "(file)", Reason: err.Error()}}
+	}
+	var probs []Problem
+	var walk func(e *jsonschema.ValidationError)
+	walk = func(e *jsonschema.ValidationError) {
+		if len(e.Causes) == 0 {
+			p := fieldPath(e.InstanceLocation)
+			probs = append(probs, Problem{Path: p, Line: lineOf(doc, p), Reason: e.ErrorKind.LocalizedString(printer)})
+			return
+		}
+		for _, c := range e.Causes {
+			walk(c)
+		}
+	}
+	walk(ve)
+	sort.SliceStable(probs, func(i, j int) bool { return probs[i].Line < probs[j].Line })
+	return probs
+}
+
+// fieldPath turns JSON-pointer tokens into tenants[0].timezone.
+func fieldPath(tokens []string) string {
+	var b strings.Builder
+	for _, t := range tokens {
+		if _, err := strconv.Atoi(t); err == nil {
+			fmt.Fprintf(&b, "[%s]", t)
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(t)
+	}
+	if b.Len() == 0 {
+		return "(root)"
+	}
+	return b.String()
+}
+
+// lineOf finds the line of a field path in the YAML tree, 0 when it is not there.
+func lineOf(n *yaml.Node, path string) int {
+	if path == "(root)" || path == "" {
+		return n.Line
+	}
+	cur := n
+	for _, part := range strings.FieldsFunc(path, func(r rune) bool { return r == '.' || r == '[' }) {
+		part = strings.TrimSuffix(part, "]")
+		switch cur.Kind {
+		case yaml.MappingNode:
+			found := false
+			for i := 0; i+1 < len(cur.Content); i += 2 {
+				if cur.Content[i].Value == part {
+					cur, found = cur.Content[i+1], true
+					break
+				}
+			}
+			if !found {
+				return cur.Line
+			}
+		case yaml.SequenceNode:
+			i, err := strconv.Atoi(part)
+			if err != nil || i >= len(cur.Content) {
+				return cur.Line
+			}
+			cur = cur.Content[i]
+		default:
+			return cur.Line
+		}
+	}
+	return cur.Line
+}
+
+// nodeToJSON converts YAML to JSON values for schema validation. Scalars keep the text as
+// written: timestamps stay strings, numbers become json.Number, never float64.
+func nodeToJSON(n *yaml.Node) (any, error) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) == 0 {
+			return nil, nil
+		}
+		return nodeToJSON(n.Content[0])
+	case yaml.AliasNode:
+		return nodeToJSON(n.Alias)
+	case yaml.MappingNode:
+		m := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			v, err := nodeToJSON(n.Content[i+1])
+			if err != nil {
+				return nil, err
+			}
+			m[n.Content[i].Value] = v
+		}
+		return m, nil
+	case yaml.SequenceNode:
+		s := make([]any, 0, len(n.Content))
+		for _, c := range n.Content {
+			v, err := nodeToJSON(c)
+			if err != nil {
+				return nil, err
+			}
+			s = append(s, v)
+		}
+		return s, nil
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!null":
+			return nil, nil
+		case "!!bool":
+			var b bool
+			if err := n.Decode(&b); err != nil {
+				return nil, fmt.Errorf("line %d: %w", n.Line, err)
+			}
+			return b, nil
+		case "!!int", "!!float":
+			if _, err := decimal.NewFromString(n.Value); err != nil {
+				return n.Value, nil // 0x1F, .inf and the like: let the schema refuse a string
+			}
+			return json.Number(n.Value), nil
+		default:
+			return n.Value, nil
+		}
+	}
+	return nil, fmt.Errorf("line %d: unsupported YAML node", n.Line)
+}
+
+func yamlProblems(err error) []Problem {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		probs := make([]Problem, 0, len(te.Errors))
+		for _, e := range te.Errors {
+			probs = append(probs, Problem{Path: "(file)", Reason: e})
+		}
+		return probs
+	}
+	return []Problem{{Path: "(file)", Reason: err.Error()}}
+}

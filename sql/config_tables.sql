@@ -1,0 +1,83 @@
+-- config_tables.sql: per-run temporary tables that hold the configuration in relational form.
+-- Inputs: none (Go appends the rows from the validated configuration).
+-- Outputs: cfg_tenants, cfg_rate_versions, cfg_rules, cfg_periods, cfg_pools, cfg_members,
+-- cfg_deposits, stage_files, stage_lines, stage_objects.
+CREATE OR REPLACE TEMP TABLE cfg_tenants (
+    tenant_no      INTEGER,
+    tenant_id      VARCHAR,
+    tenant_name    VARCHAR,
+    rate_card      VARCHAR,
+    timezone       VARCHAR,
+    currency       VARCHAR,
+    policy         VARCHAR,
+    price          DECIMAL(18,6),
+    credits_plan   DECIMAL(18,4),
+    service_from   TIMESTAMPTZ,   -- service_start, tenant-local midnight
+    service_until  TIMESTAMPTZ    -- local midnight of the day after service_end (exclusive)
+);
+CREATE OR REPLACE TEMP TABLE cfg_rate_versions (
+    card_id        VARCHAR,
+    effective_from TIMESTAMPTZ,
+    version        VARCHAR       -- card_id@effective_from, as reports show it
+);
+CREATE OR REPLACE TEMP TABLE cfg_rules (
+    card_id         VARCHAR,
+    effective_from  TIMESTAMPTZ,
+    event_type      VARCHAR,
+    kind            VARCHAR,
+    credits         DECIMAL(38,10),
+    ratio_attribute VARCHAR,
+    min_ratio       DECIMAL(38,10),
+    per             DECIMAL(38,10),
+    rounding        VARCHAR,
+    allowance       VARCHAR,
+    input_per_1k    DECIMAL(18,10),
+    output_per_1k   DECIMAL(18,10)
+);
+CREATE OR REPLACE TEMP TABLE cfg_periods (
+    tenant_no    INTEGER,
+    tenant_id    VARCHAR,
+    period_idx   INTEGER,
+    period_start DATE,
+    period_end   DATE,
+    start_at     TIMESTAMPTZ,
+    end_at       TIMESTAMPTZ,
+    was_final    BOOLEAN,   -- final when this run began
+    finalize     BOOLEAN,   -- now >= end + grace: final once this run ends
+    in_report    BOOLEAN    -- at or before the period containing --now
+);
+CREATE OR REPLACE TEMP TABLE cfg_pools (
+    tenant_id VARCHAR,
+    pool      VARCHAR,
+    pool_no   INTEGER
+);
+CREATE OR REPLACE TEMP TABLE cfg_members (
+    tenant_id VARCHAR,
+    user_id   VARCHAR,
+    member_no INTEGER
+);
+CREATE OR REPLACE TEMP TABLE cfg_deposits (
+    tenant_id VARCHAR,
+    deposit   VARCHAR,
+    credits   DECIMAL(18,4),
+    deposit_at TIMESTAMPTZ
+);
+CREATE OR REPLACE TEMP TABLE stage_files (
+    path VARCHAR,
+    key  VARCHAR,
+    fmt  VARCHAR
+);
+CREATE OR REPLACE TEMP TABLE stage_lines (
+    key     VARCHAR,
+    line_no BIGINT,
+    fmt     VARCHAR,
+    raw     VARCHAR,
+    doc     VARCHAR
+);
+CREATE OR REPLACE TEMP TABLE stage_objects (
+    key    VARCHAR,
+    etag   VARCHAR,
+    size   BIGINT,
+    format VARCHAR,
+    sha256 VARCHAR
+);

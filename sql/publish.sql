@@ -1,0 +1,85 @@
+-- publish.sql: write the run's outputs into a staging directory (FORMATS.md, "Outputs").
+-- Inputs: period_calc, rated_events, lines, line_status, user_directory, invoices,
+-- cfg_tenants; {{out}} is the staging directory, {{run_id}} the run id.
+-- Outputs: files under {{out}}; per-tenant and per-invoice files are written partitioned
+-- under {{out}}/_parts and renamed into place by pipeline/publish.
+COPY (
+    SELECT tenant_id, strftime(period_start, '%Y-%m-%d') AS period_start,
+        strftime(period_end, '%Y-%m-%d') AS period_end,
+        CASE WHEN final THEN 'final' ELSE 'open' END AS status,
+        fmt_dec(credits_plan) AS credits_plan, fmt_dec(plan_used) AS plan_used,
+        fmt_dec(bank_used) AS bank_used, fmt_dec(bank_remaining) AS bank_remaining,
+        fmt_dec(exceeding_credits) AS exceeding_credits, fmt_dec(blocked_credits) AS blocked_credits,
+        fmt_dec(allowance_units_used) AS allowance_units_used, events
+    FROM period_calc WHERE in_report ORDER BY tenant_id, period_start
+) TO '{{out}}/ledger/period_usage.csv' (FORMAT csv, HEADER);
+
+COPY (
+    SELECT tenant_id, strftime(period_start, '%Y-%m-%d') AS period_start,
+        strftime(period_end, '%Y-%m-%d') AS period_end,
+        CASE WHEN final THEN 'final' ELSE 'open' END AS status,
+        fmt_dec(credits_plan) AS credits_plan, fmt_dec(plan_used) AS credits_used,
+        fmt_dec(bank_used) AS credits_bank_used, fmt_dec(bank_remaining) AS credits_bank_remaining,
+        fmt_dec(exceeding_credits) AS exceeding_credits, fmt_dec(blocked_credits) AS blocked_credits
+    FROM period_calc WHERE in_report ORDER BY tenant_id, period_start
+) TO '{{out}}/_parts/history' (FORMAT csv, HEADER, PARTITION_BY (tenant_id), FILENAME_PATTERN 'part', OVERWRITE_OR_IGNORE);
+
+COPY (
+    SELECT re.event_id, re.tenant_id, re.user_id, l.event_type, re.occurred_at,
+        re.billed_period_start, re.billed_period_end, re.rate_card_version, re.reason, re.late,
+        e4(re.rated_e4) AS rated_credits, re.allowance_pool, e4(re.allowance_e4) AS allowance_units,
+        e4(re.plan_e4) AS plan_credits, e4(re.bank_e4) AS bank_credits,
+        e4(re.exceeding_e4) AS exceeding_credits, e4(re.blocked_e4) AS blocked_credits
+    FROM rated_events re
+    LEFT JOIN lines_first l ON l.event_id = re.event_id
+    ORDER BY re.tenant_id, re.billed_period_start, re.occurred_at, re.event_id
+) TO '{{out}}/ledger/rated_events.parquet' (FORMAT parquet, COMPRESSION zstd);
+
+COPY (
+    SELECT re.tenant_id, strftime(re.billed_period_start, '%Y-%m-%d') AS period_start,
+        rfc3339(re.occurred_at) AS datetime, l.event_type, re.user_id, l.domain_name,
+        fmt_dec(l.event_value) AS event_value, l.event_unit, fmt_dec(e4(re.rated_e4)) AS consumed_credits
+    FROM rated_events re
+    JOIN lines_first l ON l.event_id = re.event_id
+    WHERE re.reason IS DISTINCT FROM 'free_feature' AND re.reason IS DISTINCT FROM 'preview'
+    ORDER BY re.tenant_id, re.billed_period_start, re.occurred_at, re.event_id
+) TO '{{out}}/_parts/usage' (FORMAT csv, HEADER, PARTITION_BY (tenant_id, period_start), FILENAME_PATTERN 'part', OVERWRITE_OR_IGNORE);
+
+COPY (
+    SELECT re.tenant_id, strftime(re.billed_period_start, '%Y-%m-%d') AS period_start,
+        rfc3339(re.occurred_at) AS datetime, l.event_type, re.user_id, l.domain_name,
+        fmt_dec(l.event_value) AS event_value, l.event_unit, fmt_dec(e4(re.rated_e4)) AS consumed_credits,
+        coalesce(l.username, u.username) AS username, coalesce(l.first_name, u.first_name) AS first_name,
+        coalesce(l.last_name, u.last_name) AS last_name
+    FROM rated_events re
+    JOIN lines_first l ON l.event_id = re.event_id
+    LEFT JOIN users_current u ON u.user_id = re.user_id
+    WHERE re.reason IS DISTINCT FROM 'free_feature' AND re.reason IS DISTINCT FROM 'preview'
+    ORDER BY re.tenant_id, re.billed_period_start, re.occurred_at, re.event_id
+) TO '{{out}}/_parts/restricted' (FORMAT csv, HEADER, PARTITION_BY (tenant_id, period_start), FILENAME_PATTERN 'part', OVERWRITE_OR_IGNORE);
+
+COPY (
+    SELECT invoice_number, tenant_id, strftime(period_start, '%Y-%m-%d') AS period_start,
+        strftime(period_end, '%Y-%m-%d') AS period_end, currency,
+        fmt_dec(exceeding_credits) AS exceeding_credits, fmt_dec(price_per_credit) AS price_per_credit,
+        fmt_dec(amount) AS amount
+    FROM invoices ORDER BY year, seq
+) TO '{{out}}/invoices/register.csv' (FORMAT csv, HEADER);
+
+COPY (
+    SELECT i.invoice_number, i.invoice_number AS number, strftime(i.issued_on, '%Y-%m-%d') AS invoice_date,
+        i.tenant_id, coalesce(t.tenant_name, i.tenant_id) AS customer,
+        strftime(i.period_start, '%Y-%m-%d') AS period_start, strftime(i.period_end, '%Y-%m-%d') AS period_end,
+        i.currency, 'Exceeding AI credits' AS description, fmt_dec(i.exceeding_credits) AS quantity,
+        fmt_dec(i.price_per_credit) AS unit_price, printf('%.2f', i.amount) AS amount,
+        printf('%.2f', i.amount) AS total
+    FROM invoices i LEFT JOIN cfg_tenants t ON t.tenant_id = i.tenant_id
+    ORDER BY i.year, i.seq
+) TO '{{out}}/_parts/invoices' (FORMAT csv, HEADER, PARTITION_BY (invoice_number), FILENAME_PATTERN 'part', OVERWRITE_OR_IGNORE);
+
+COPY (
+    SELECT ls.key AS object_key, ls.line_no AS line, ls.reason, ls.field, l.event_id, l.raw
+    FROM line_status ls JOIN lines l ON l.key = ls.key AND l.line_no = ls.line_no
+    WHERE ls.status = 'quarantined'
+    ORDER BY ls.key, ls.line_no
+) TO '{{out}}/quarantine/{{run_id}}.jsonl' (FORMAT json);

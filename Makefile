@@ -1,0 +1,56 @@
+# creditmeter — run `make help` for the targets.
+GO        ?= go
+BIN       := bin/creditmeter
+SAMPLE    := sample
+SAMPLE_EVENTS ?= 200000
+SAMPLE_NOW    ?= 2026-04-06T00:00:00Z
+BENCH_EVENTS  ?= 1000000
+FUZZTIME  ?= 15s
+
+.DEFAULT_GOAL := help
+.PHONY: help build run sample test test-go fuzz bench bench-10m lint clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build bin/creditmeter
+	$(GO) build -o $(BIN) ./cmd/creditmeter
+
+$(SAMPLE)/creditmeter.yaml:
+	$(GO) run ./cmd/creditmeter generate --events $(SAMPLE_EVENTS) --tenants 12 --seed 7 --out $(SAMPLE)
+
+sample: $(SAMPLE)/creditmeter.yaml ## generate the sample dataset under sample/ (once)
+
+run: build sample ## run the pipeline on the bundled sample data (no server needed)
+	$(BIN) run --config $(SAMPLE)/creditmeter.yaml --now $(SAMPLE_NOW)
+	@echo
+	@echo "Reports are in $(SAMPLE)/out:"
+	@echo "  ledger:    $(SAMPLE)/out/ledger/period_usage.csv, $(SAMPLE)/out/ledger/rated_events.parquet"
+	@echo "  usage:     $(SAMPLE)/out/usage/<tenant>/ (anonymized), $(SAMPLE)/out/restricted/usage/<tenant>/"
+	@echo "  invoices:  $(SAMPLE)/out/invoices/register.csv"
+	@echo "  manifest:  $(SAMPLE)/out/runs/"
+	@echo "  warehouse: $(SAMPLE)/var/warehouse.duckdb"
+
+test: test-go fuzz ## run every test, then short fuzz runs
+
+test-go:
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 20m ./...
+
+fuzz: ## fuzz the event parser and the funding waterfall briefly
+	$(GO) test -run='^$$' -fuzz=FuzzParseLine -fuzztime=$(FUZZTIME) ./pipeline/load/
+	$(GO) test -run='^$$' -fuzz=FuzzWaterfall -fuzztime=$(FUZZTIME) ./pipeline/fund/
+
+bench: ## benchmark a full run on generated data (BENCH_EVENTS, default 1M)
+	CREDITMETER_BENCH_EVENTS=$(BENCH_EVENTS) $(GO) test -run='^$$' -bench=BenchmarkRun -benchtime=1x -timeout 60m ./jobs/
+	$(GO) test -run='^$$' -bench=. -benchtime=2s ./pipeline/fund/ ./fixtures/generator/
+
+bench-10m: ## the same benchmark at 10M events
+	$(MAKE) bench BENCH_EVENTS=10000000
+
+lint: ## gofmt and go vet
+	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet ./...
+
+clean: ## remove build outputs and the sample
+	rm -rf bin $(SAMPLE)

@@ -149,10 +149,18 @@ type Duration struct{ time.Duration }
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := time.ParseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("parse duration %q: %w", n.Value, err)
+		return nodeError(n, "parse duration %q: %v", n.Value, err)
 	}
 	d.Duration = v
 	return nil
+}
+
+// nodeError reports a value that cannot be read as a *yaml.TypeError, which lets the
+// decoder go on with the rest of the file (any other error stops it), so that every problem
+// of a configuration is listed. The message starts with the node's line and column.
+func nodeError(n *yaml.Node, format string, args ...any) error {
+	msg := fmt.Sprintf("line %d, column %d: ", n.Line, n.Column) + fmt.Sprintf(format, args...)
+	return &yaml.TypeError{Errors: []string{msg}}
 }
 
 // Timestamp is an RFC 3339 instant with an offset.
@@ -161,12 +169,25 @@ type Timestamp struct{ time.Time }
 // UnmarshalYAML reads the text as written; YAML's own timestamp resolution is bypassed so
 // that an instant without an offset is refused.
 func (t *Timestamp) UnmarshalYAML(n *yaml.Node) error {
-	v, err := time.Parse(time.RFC3339Nano, n.Value)
+	v, err := parseRFC3339(n.Value)
 	if err != nil {
-		return fmt.Errorf("parse timestamp %q: want RFC 3339 with offset", n.Value)
+		return nodeError(n, "parse timestamp %q: want RFC 3339 with offset", n.Value)
 	}
 	t.Time = v
 	return nil
+}
+
+// parseRFC3339 parses an RFC 3339 instant with offset. RFC 3339 (section 5.6) also allows
+// a lower-case "t" and "z" and a space between date and time, as the schema does; Go's
+// time.RFC3339 layout does not, so they are made upper-case "T" and "Z" first.
+func parseRFC3339(s string) (time.Time, error) {
+	if len(s) > 10 && (s[10] == ' ' || s[10] == 't') {
+		s = s[:10] + "T" + s[11:]
+	}
+	if strings.HasSuffix(s, "z") {
+		s = s[:len(s)-1] + "Z"
+	}
+	return time.Parse(time.RFC3339Nano, s)
 }
 
 // Date is a calendar date (YYYY-MM-DD) without a zone; its meaning is tenant-local.
@@ -180,7 +201,7 @@ type Date struct {
 func (d *Date) UnmarshalYAML(n *yaml.Node) error {
 	v, err := time.Parse(time.DateOnly, n.Value)
 	if err != nil {
-		return fmt.Errorf("parse date %q: want YYYY-MM-DD", n.Value)
+		return nodeError(n, "parse date %q: want YYYY-MM-DD", n.Value)
 	}
 	d.Year, d.Month, d.Day = v.Date()
 	return nil
@@ -189,9 +210,31 @@ func (d *Date) UnmarshalYAML(n *yaml.Node) error {
 // IsZero reports whether the date is unset.
 func (d Date) IsZero() bool { return d.Year == 0 }
 
-// In returns local midnight of the date in loc.
+// In returns local midnight of the date in loc: the first instant of that local day. Where
+// a clock change skips midnight (America/Santiago, America/Havana, Atlantic/Azores) or
+// repeats it, time.Date may pick an instant on the day before or the later midnight; the
+// day then starts at the change, or at the earlier midnight.
 func (d Date) In(loc *time.Location) time.Time {
-	return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, loc)
+	t := time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, loc)
+	start, end := t.ZoneBounds()
+	if y, m, dd := t.Date(); !end.IsZero() && (Date{y, m, dd}) != normalized(d) {
+		return end // midnight skipped: t is the day before, the day begins at the change
+	}
+	if !start.IsZero() {
+		_, now := t.Zone()
+		_, before := start.Add(-time.Nanosecond).Zone()
+		e := t.Add(time.Duration(now-before) * time.Second)
+		if e.Before(start) && e.Year() == t.Year() && e.YearDay() == t.YearDay() && e.Hour() == 0 && e.Minute() == 0 && e.Second() == 0 {
+			return e // midnight repeated: the first one
+		}
+	}
+	return t
+}
+
+// normalized is d as time.Date normalizes it (2026-02-30 is 2026-03-02).
+func normalized(d Date) Date {
+	y, m, dd := time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, time.UTC).Date()
+	return Date{y, m, dd}
 }
 
 // String formats the date as YYYY-MM-DD.

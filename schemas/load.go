@@ -15,6 +15,7 @@ import (
 	_ "time/tzdata" // time zones must resolve the same on every machine
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"github.com/shopspring/decimal"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
@@ -75,11 +76,13 @@ func LoadConfig(path string) (*Config, error) {
 }
 
 // ParseConfig validates configuration text; name is used in errors, dir resolves relative
-// paths.
+// paths. Every problem is listed: those of the schema, of values that cannot be read and of
+// the checks the schema cannot make, each once per field.
 func ParseConfig(data []byte, name, dir string) (*Config, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, &ConfigError{File: name, Problems: []Problem{{Path: "(file)", Reason: err.Error()}}}
+		line, _ := lineColumn(err.Error())
+		return nil, &ConfigError{File: name, Problems: []Problem{{Path: "(file)", Line: line, Reason: err.Error()}}}
 	}
 	if len(root.Content) == 0 {
 		return nil, &ConfigError{File: name, Problems: []Problem{{Path: "(file)", Reason: "empty configuration"}}}
@@ -89,24 +92,61 @@ func ParseConfig(data []byte, name, dir string) (*Config, error) {
 	if err != nil {
 		return nil, &ConfigError{File: name, Problems: []Problem{{Path: "(file)", Reason: err.Error()}}}
 	}
-	if probs := validateSchema(inst, doc); len(probs) > 0 {
+	probs := validateSchema(inst, doc)
+	if doc.Kind != yaml.MappingNode { // the schema said it is not an object: nothing to decode
 		return nil, &ConfigError{File: name, Problems: probs}
 	}
 	cfg := &Config{}
+	decoded := true
 	if err := doc.Decode(cfg); err != nil {
-		return nil, &ConfigError{File: name, Problems: yamlProblems(err)}
+		var te *yaml.TypeError
+		decoded = errors.As(err, &te) // a TypeError leaves the rest of the file decoded
+		probs = addProblems(probs, yamlProblems(err, doc))
 	}
 	cfg.Dir = dir
-	if cfg.GracePeriod.Duration == 0 {
+	if !hasKey(doc, "grace_period") {
 		cfg.GracePeriod.Duration = DefaultGracePeriod
 	}
-	if probs := cfg.validate(); len(probs) > 0 {
-		for i := range probs {
-			probs[i].Line = lineOf(doc, probs[i].Path)
+	if decoded {
+		sem := cfg.validate()
+		for i := range sem {
+			sem[i].Line = lineOf(doc, sem[i].Path)
 		}
+		probs = addProblems(probs, sem)
+	}
+	if len(probs) > 0 {
+		sort.SliceStable(probs, func(i, j int) bool { return probs[i].Line < probs[j].Line })
 		return nil, &ConfigError{File: name, Problems: probs}
 	}
 	return cfg, nil
+}
+
+// addProblems appends the problems of a later check, leaving out those about a field an
+// earlier one already reported (a negative amount is both a schema and a semantic problem).
+func addProblems(probs, more []Problem) []Problem {
+	for _, m := range more {
+		dup := false
+		for _, p := range probs {
+			if (m.Path != "(file)" && m.Path == p.Path) || (m.Path == "(file)" && m.Line > 0 && m.Line == p.Line) {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			probs = append(probs, m)
+		}
+	}
+	return probs
+}
+
+// hasKey reports whether mapping node n has the key.
+func hasKey(n *yaml.Node, key string) bool {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return true
+		}
+	}
+	return false
 }
 
 // Resolve makes a relative local path relative to the configuration's directory; object
@@ -142,11 +182,45 @@ func validateSchema(inst any, doc *yaml.Node) []Problem {
 		return []Problem{{Path: "(file)", Reason: err.Error()}}
 	}
 	var probs []Problem
+	add := func(path, reason string) {
+		probs = append(probs, Problem{Path: path, Line: lineOf(doc, path), Reason: reason})
+	}
+	var leaves func(e *jsonschema.ValidationError) []*jsonschema.ValidationError
+	leaves = func(e *jsonschema.ValidationError) []*jsonschema.ValidationError {
+		if len(e.Causes) == 0 {
+			return []*jsonschema.ValidationError{e}
+		}
+		var out []*jsonschema.ValidationError
+		for _, c := range e.Causes {
+			out = append(out, leaves(c)...)
+		}
+		return out
+	}
 	var walk func(e *jsonschema.ValidationError)
 	walk = func(e *jsonschema.ValidationError) {
+		if _, ok := e.ErrorKind.(*kind.AnyOf); ok && len(e.Causes) > 0 {
+			// one problem for the field, naming every form it may take
+			var reasons []string
+			for _, l := range leaves(e) {
+				reasons = append(reasons, reason(l))
+			}
+			add(fieldPath(e.InstanceLocation), strings.Join(reasons, ", or "))
+			return
+		}
 		if len(e.Causes) == 0 {
 			p := fieldPath(e.InstanceLocation)
-			probs = append(probs, Problem{Path: p, Line: lineOf(doc, p), Reason: e.ErrorKind.LocalizedString(printer)})
+			switch k := e.ErrorKind.(type) {
+			case *kind.AdditionalProperties: // one problem per unknown field, at the field
+				for _, name := range k.Properties {
+					add(childPath(p, name), "unknown field")
+				}
+			case *kind.Required: // one problem per missing field, at the field
+				for _, name := range k.Missing {
+					add(childPath(p, name), "missing required field")
+				}
+			default:
+				add(p, reason(e))
+			}
 			return
 		}
 		for _, c := range e.Causes {
@@ -156,6 +230,28 @@ func validateSchema(inst any, doc *yaml.Node) []Problem {
 	walk(ve)
 	sort.SliceStable(probs, func(i, j int) bool { return probs[i].Line < probs[j].Line })
 	return probs
+}
+
+// reason words a schema error; dates and timestamps say what they must look like rather
+// than quoting the pattern.
+func reason(e *jsonschema.ValidationError) string {
+	if v, ok := e.ErrorKind.(*kind.Pattern); ok {
+		switch {
+		case strings.HasSuffix(e.SchemaURL, "/$defs/timestamp"):
+			return fmt.Sprintf("%q is not an RFC 3339 timestamp with offset", v.Got)
+		case strings.HasSuffix(e.SchemaURL, "/$defs/date"):
+			return fmt.Sprintf("%q is not a date YYYY-MM-DD", v.Got)
+		}
+	}
+	return e.ErrorKind.LocalizedString(printer)
+}
+
+// childPath is the path of field name inside the object at path.
+func childPath(path, name string) string {
+	if path == "(root)" {
+		return name
+	}
+	return path + "." + name
 }
 
 // fieldPath turns JSON-pointer tokens into tenants[0].timezone.
@@ -263,14 +359,59 @@ func nodeToJSON(n *yaml.Node) (any, error) {
 	return nil, fmt.Errorf("line %d: unsupported YAML node", n.Line)
 }
 
-func yamlProblems(err error) []Problem {
+// yamlProblems turns decoding errors into problems, placed at their field where the
+// message gives a line (and a column, for nodeError).
+func yamlProblems(err error, doc *yaml.Node) []Problem {
 	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		probs := make([]Problem, 0, len(te.Errors))
-		for _, e := range te.Errors {
-			probs = append(probs, Problem{Path: "(file)", Reason: e})
-		}
-		return probs
+	if !errors.As(err, &te) {
+		line, _ := lineColumn(err.Error())
+		return []Problem{{Path: "(file)", Line: line, Reason: err.Error()}}
 	}
-	return []Problem{{Path: "(file)", Reason: err.Error()}}
+	at := map[[2]int]string{}
+	onLine := map[int][]string{}
+	var index func(n *yaml.Node, path string)
+	index = func(n *yaml.Node, path string) {
+		at[[2]int{n.Line, n.Column}] = path
+		onLine[n.Line] = append(onLine[n.Line], path)
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				index(n.Content[i+1], childPath(path, n.Content[i].Value))
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				index(c, fmt.Sprintf("%s[%d]", path, i))
+			}
+		}
+	}
+	index(doc, "(root)")
+	probs := make([]Problem, 0, len(te.Errors))
+	for _, e := range te.Errors {
+		p := Problem{Path: "(file)", Reason: e}
+		line, col := lineColumn(e)
+		if line > 0 {
+			p.Line = line
+			p.Reason = e[strings.Index(e, ": ")+2:]
+			if path, ok := at[[2]int{line, col}]; ok && col > 0 {
+				p.Path = path
+			} else if paths := onLine[line]; len(paths) == 1 {
+				p.Path = paths[0]
+			}
+		}
+		probs = append(probs, p)
+	}
+	return probs
+}
+
+// lineColumn reads the "line N: " or "line N, column C: " that yaml messages carry (after
+// an optional "yaml: "), 0 when there is none.
+func lineColumn(msg string) (line, col int) {
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	if _, err := fmt.Sscanf(msg, "line %d, column %d:", &line, &col); err == nil {
+		return line, col
+	}
+	if _, err := fmt.Sscanf(msg, "line %d:", &line); err == nil {
+		return line, 0
+	}
+	return 0, 0
 }

@@ -1,18 +1,23 @@
 -- aggregate.sql: per-event results and per-period sums (BILLING.md sections 3, 4, 7).
--- Inputs: fund_sorted, funded, checked, cfg_periods, cfg_tenants, cfg_deposits, final_periods,
+-- Inputs: fund_input, funded, lines, cfg_periods, cfg_tenants, cfg_deposits, final_periods,
 -- user_directory.
 -- Outputs (temp tables):
 --   rated_events: one row per billed event with its split across buckets;
 --   period_calc:  one row per tenant period with this run's numbers, or the frozen ones for
 --                 periods that were final when the run began;
---   lines_first, users_current: what the event-level reports show of each event and user.
+--   users_current: the user directory as it stands.
 CREATE OR REPLACE TEMP TABLE rated_events AS
-SELECT s.seq, s.tenant_no, s.tenant_id, s.event_id, s.user_id, s.occurred_at,
+SELECT s.lid, s.tenant_no, s.tenant_id, s.event_id, s.user_id, s.occurred_at,
     p.period_idx AS billed_idx, p.period_start AS billed_period_start, p.period_end AS billed_period_end,
-    s.late, s.rate_card_version, s.reason, s.kind, s.preview, s.allowance_pool, s.frozen,
-    f.rated_e4, f.allowance_e4, f.plan_e4, f.bank_e4, f.exceeding_e4, f.blocked_e4
-FROM fund_sorted s
-JOIN funded f ON f.seq = s.seq
+    s.late, s.rate_card_version, s.reason, s.allowance_pool, s.frozen,
+    CASE WHEN s.frozen THEN s.credits_e4 ELSE f.rated_e4 END AS rated_e4,
+    CASE WHEN s.frozen THEN s.f_allowance_e4 ELSE f.allowance_e4 END AS allowance_e4,
+    CASE WHEN s.frozen THEN s.f_plan_e4 ELSE f.plan_e4 END AS plan_e4,
+    CASE WHEN s.frozen THEN s.f_bank_e4 ELSE f.bank_e4 END AS bank_e4,
+    CASE WHEN s.frozen THEN s.f_exceeding_e4 ELSE f.exceeding_e4 END AS exceeding_e4,
+    CASE WHEN s.frozen THEN s.f_blocked_e4 ELSE f.blocked_e4 END AS blocked_e4
+FROM fund_input s
+LEFT JOIN funded f ON f.lid = s.lid AND NOT s.frozen
 JOIN cfg_periods p ON p.tenant_no = s.tenant_no AND p.period_idx = s.billed_idx;
 
 CREATE OR REPLACE TEMP TABLE period_calc AS
@@ -50,11 +55,6 @@ SELECT per.tenant_no, per.tenant_id, per.period_idx, per.period_start, per.perio
     e4(per.rated_e4) AS rated_credits
 FROM per
 LEFT JOIN final_periods fp ON fp.tenant_id = per.tenant_id AND fp.period_start = per.period_start AND per.was_final;
-
--- The line of each accepted event, for the event-level reports.
-CREATE OR REPLACE TEMP TABLE lines_first AS
-SELECT event_id, event_type, domain_name, event_value, event_unit, username, first_name, last_name
-FROM checked WHERE reject_reason IS NULL;
 
 -- The user directory as it stands: the last object by key wins per user.
 CREATE OR REPLACE TEMP TABLE users_current AS

@@ -1,7 +1,9 @@
 -- config_tables.sql: per-run temporary tables that hold the configuration in relational form.
 -- Inputs: none (Go appends the rows from the validated configuration).
 -- Outputs: cfg_tenants, cfg_rate_versions, cfg_rules, cfg_periods, cfg_pools, cfg_members,
--- cfg_deposits, stage_files, stage_lines, stage_objects.
+-- cfg_deposits, stage_files, stage_lines, stage_objects; and the temp macros e4 (fixed point
+-- BIGINT at 4 places to DECIMAL), fmt_dec (a decimal written plainly, trailing zeros
+-- trimmed), rfc3339 (UTC text), to_dec (text to DECIMAL) and canon_attrs.
 CREATE OR REPLACE TEMP TABLE cfg_tenants (
     tenant_no      INTEGER,
     tenant_id      VARCHAR,
@@ -81,3 +83,25 @@ CREATE OR REPLACE TEMP TABLE stage_objects (
     format VARCHAR,
     sha256 VARCHAR
 );
+CREATE OR REPLACE TEMP MACRO e4(x) AS CAST(CAST(x AS DECIMAL(18,0)) * 0.0001 AS DECIMAL(18,4));
+CREATE OR REPLACE TEMP MACRO fmt_dec(x) AS
+    CASE WHEN contains(CAST(x AS VARCHAR), '.')
+         THEN rtrim(rtrim(CAST(x AS VARCHAR), '0'), '.')
+         ELSE CAST(x AS VARCHAR) END;
+CREATE OR REPLACE TEMP MACRO rfc3339(ts) AS
+    CASE WHEN microsecond(ts) % 1000000 = 0
+         THEN strftime(ts AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ')
+         ELSE strftime(ts AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%fZ') END;
+-- to_dec: text to DECIMAL(38,10), NULL when it is not a number. Integers take a fast path:
+-- a string cast to a 38-digit DECIMAL costs DuckDB about 100 times a cast to BIGINT.
+-- (A string with a fraction or an exponent must not take it: DuckDB rounds '0.5' to 1.)
+CREATE OR REPLACE TEMP MACRO to_dec(x) AS
+    CASE WHEN contains(x, '.') OR contains(x, 'e') OR contains(x, 'E')
+         THEN TRY_CAST(x AS DECIMAL(38,10))
+         ELSE TRY_CAST(TRY_CAST(x AS BIGINT) AS DECIMAL(38,10)) END;
+-- canon_attrs: attributes for comparing duplicates: keys sorted, numbers by value.
+CREATE OR REPLACE TEMP MACRO canon_attrs(a) AS
+    CASE WHEN a IS NOT NULL THEN list_sort(list_transform(json_keys(a), k -> k || '=' ||
+        coalesce(CAST(to_dec(CASE WHEN json_type(a, '$."' || k || '"') IN ('BIGINT', 'UBIGINT', 'DOUBLE')
+                                  THEN json_extract_string(a, '$."' || k || '"') END) AS VARCHAR),
+                 CAST(json_extract(a, '$."' || k || '"') AS VARCHAR)))) END;

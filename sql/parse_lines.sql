@@ -1,54 +1,94 @@
--- parse_lines.sql: parse staged lines into typed events (BILLING.md section 2, parse step).
--- Inputs: stage_lines(key, line_no, fmt, raw, doc). fmt 'json' is strict JSON typing; 'csv'
+-- parse_lines.sql: parse lines into typed events (BILLING.md section 2, parse step).
+-- Inputs: the temp view parse_src(key, line_no, fmt, raw, doc): JSON Lines straight from the
+-- files (load_json.sql) or the CSV and Parquet rows of stage_lines (load_staged.sql). fmt 'json' is strict JSON typing; 'csv'
 -- and 'parquet' carry text fields, so numbers and booleans may come as strings there. A NULL
 -- doc is a line that could not be split into fields (a CSV row of the wrong width).
 -- Output: rows appended to lines, with parse_reason malformed | bad_timestamp |
 -- negative_value (and parse_field naming the field) or NULL for a parsed event.
 INSERT INTO lines
 WITH d AS (
+    -- one parse of the document: each field comes back as JSON text (NULL when absent)
     SELECT key, line_no, fmt, raw,
-        CASE WHEN doc IS NOT NULL AND json_valid(doc) AND json_type(doc) = 'OBJECT'
-             THEN json_extract(doc, ['$.event_id', '$.occurred_at', '$.tenant_id', '$.domain_name',
-                  '$.user_id', '$.event_type', '$.event_value', '$.event_unit', '$.preview',
-                  '$.attributes', '$.username', '$.first_name', '$.last_name']) END AS v
-    FROM stage_lines
+        CASE WHEN doc IS NOT NULL AND starts_with(ltrim(doc), '{') THEN try(json_transform(doc,
+            '{"event_id":"JSON","occurred_at":"JSON","tenant_id":"JSON","domain_name":"JSON",
+              "user_id":"JSON","event_type":"JSON","event_value":"JSON","event_unit":"JSON",
+              "preview":"JSON","attributes":"JSON","username":"JSON","first_name":"JSON",
+              "last_name":"JSON"}')) END AS v
+    FROM parse_src
 ), t AS (
-    SELECT key, line_no, fmt, raw, v,
-        list_transform(v, x -> coalesce(json_type(x), 'NULL')) AS ty,
-        list_transform(v, x -> json_extract_string(x, '$')) AS s
-    FROM d
-), f AS (
     SELECT key, line_no, fmt, raw, v IS NULL AS unparsable,
-        -- strings: required ones must be non-empty JSON strings
-        CASE WHEN ty[1] = 'VARCHAR' AND s[1] <> '' THEN s[1] END AS event_id,
-        CASE WHEN ty[2] = 'VARCHAR' THEN s[2] END AS occurred_at_text,
-        CASE WHEN ty[3] = 'VARCHAR' AND s[3] <> '' THEN s[3] END AS tenant_id,
-        CASE WHEN ty[4] = 'VARCHAR' THEN s[4] END AS domain_name,
-        ty[4] NOT IN ('VARCHAR', 'NULL') AS bad_domain,
-        CASE WHEN ty[5] = 'VARCHAR' AND s[5] <> '' THEN s[5] END AS user_id,
-        CASE WHEN ty[6] = 'VARCHAR' AND s[6] <> '' THEN s[6] END AS event_type,
-        CASE WHEN ty[7] IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN TRY_CAST(s[7] AS DECIMAL(38,10))
-             WHEN ty[7] = 'VARCHAR' AND fmt <> 'json' THEN TRY_CAST(trim(s[7]) AS DECIMAL(38,10)) END AS event_value,
-        CASE WHEN ty[8] = 'VARCHAR' AND s[8] <> '' THEN s[8] END AS event_unit,
-        CASE WHEN ty[9] = 'NULL' THEN false
-             WHEN ty[9] = 'BOOLEAN' THEN s[9] = 'true'
-             WHEN ty[9] = 'VARCHAR' AND fmt <> 'json' THEN TRY_CAST(trim(s[9]) AS BOOLEAN) END AS preview,
-        CASE WHEN ty[10] = 'OBJECT' THEN json(v[10])
-             WHEN ty[10] = 'VARCHAR' AND fmt <> 'json' AND json_valid(s[10]) AND json_type(s[10]) = 'OBJECT' THEN json(s[10]) END AS attributes,
-        ty[10] NOT IN ('OBJECT', 'NULL') AND NOT (ty[10] = 'VARCHAR' AND fmt <> 'json' AND json_valid(s[10]) AND json_type(s[10]) = 'OBJECT') AS bad_attributes,
-        CASE WHEN ty[11] = 'VARCHAR' THEN s[11] END AS username,
-        CASE WHEN ty[12] = 'VARCHAR' THEN s[12] END AS first_name,
-        CASE WHEN ty[13] = 'VARCHAR' THEN s[13] END AS last_name,
-        ty[11] NOT IN ('VARCHAR', 'NULL') OR ty[12] NOT IN ('VARCHAR', 'NULL') OR ty[13] NOT IN ('VARCHAR', 'NULL') AS bad_person
+        nullif(v.event_id::VARCHAR, 'null') AS j_event_id,
+        nullif(v.occurred_at::VARCHAR, 'null') AS j_occurred_at,
+        nullif(v.tenant_id::VARCHAR, 'null') AS j_tenant_id,
+        nullif(v.domain_name::VARCHAR, 'null') AS j_domain_name,
+        nullif(v.user_id::VARCHAR, 'null') AS j_user_id,
+        nullif(v.event_type::VARCHAR, 'null') AS j_event_type,
+        nullif(v.event_value::VARCHAR, 'null') AS j_event_value,
+        nullif(v.event_unit::VARCHAR, 'null') AS j_event_unit,
+        nullif(v.preview::VARCHAR, 'null') AS j_preview,
+        nullif(v.attributes::VARCHAR, 'null') AS j_attributes,
+        nullif(v.username::VARCHAR, 'null') AS j_username,
+        nullif(v.first_name::VARCHAR, 'null') AS j_first_name,
+        nullif(v.last_name::VARCHAR, 'null') AS j_last_name
+    FROM d
+), u AS (
+    -- strings are unquoted without a second parse unless they hold escapes; a JSON field's
+    -- type shows in its first character
+    SELECT *,
+        CASE WHEN starts_with(j_event_id, '"') THEN CASE WHEN contains(j_event_id, '\\') THEN json_extract_string(j_event_id, '$') ELSE j_event_id[2:-2] END END AS s_event_id,
+        CASE WHEN starts_with(j_occurred_at, '"') THEN CASE WHEN contains(j_occurred_at, '\\') THEN json_extract_string(j_occurred_at, '$') ELSE j_occurred_at[2:-2] END END AS s_occurred_at,
+        CASE WHEN starts_with(j_tenant_id, '"') THEN CASE WHEN contains(j_tenant_id, '\\') THEN json_extract_string(j_tenant_id, '$') ELSE j_tenant_id[2:-2] END END AS s_tenant_id,
+        CASE WHEN starts_with(j_domain_name, '"') THEN CASE WHEN contains(j_domain_name, '\\') THEN json_extract_string(j_domain_name, '$') ELSE j_domain_name[2:-2] END END AS s_domain_name,
+        CASE WHEN starts_with(j_user_id, '"') THEN CASE WHEN contains(j_user_id, '\\') THEN json_extract_string(j_user_id, '$') ELSE j_user_id[2:-2] END END AS s_user_id,
+        CASE WHEN starts_with(j_event_type, '"') THEN CASE WHEN contains(j_event_type, '\\') THEN json_extract_string(j_event_type, '$') ELSE j_event_type[2:-2] END END AS s_event_type,
+        CASE WHEN starts_with(j_event_value, '"') THEN CASE WHEN contains(j_event_value, '\\') THEN json_extract_string(j_event_value, '$') ELSE j_event_value[2:-2] END END AS s_event_value,
+        CASE WHEN starts_with(j_event_unit, '"') THEN CASE WHEN contains(j_event_unit, '\\') THEN json_extract_string(j_event_unit, '$') ELSE j_event_unit[2:-2] END END AS s_event_unit,
+        CASE WHEN starts_with(j_preview, '"') THEN CASE WHEN contains(j_preview, '\\') THEN json_extract_string(j_preview, '$') ELSE j_preview[2:-2] END END AS s_preview,
+        CASE WHEN starts_with(j_username, '"') THEN CASE WHEN contains(j_username, '\\') THEN json_extract_string(j_username, '$') ELSE j_username[2:-2] END END AS s_username,
+        CASE WHEN starts_with(j_first_name, '"') THEN CASE WHEN contains(j_first_name, '\\') THEN json_extract_string(j_first_name, '$') ELSE j_first_name[2:-2] END END AS s_first_name,
+        CASE WHEN starts_with(j_last_name, '"') THEN CASE WHEN contains(j_last_name, '\\') THEN json_extract_string(j_last_name, '$') ELSE j_last_name[2:-2] END END AS s_last_name
     FROM t
+), f AS (
+    SELECT key, line_no, fmt, raw, unparsable,
+        -- strings: required ones must be non-empty JSON strings
+        nullif(s_event_id, '') AS event_id,
+        s_occurred_at AS occurred_at_text,
+        nullif(s_tenant_id, '') AS tenant_id,
+        s_domain_name AS domain_name,
+        j_domain_name IS NOT NULL AND s_domain_name IS NULL AS bad_domain,
+        nullif(s_user_id, '') AS user_id,
+        nullif(s_event_type, '') AS event_type,
+        CASE WHEN s_event_value IS NULL THEN to_dec(j_event_value)
+             WHEN fmt <> 'json' THEN to_dec(trim(s_event_value)) END AS event_value,
+        nullif(s_event_unit, '') AS event_unit,
+        CASE WHEN j_preview IS NULL THEN false
+             WHEN j_preview IN ('true', 'false') THEN j_preview = 'true'
+             WHEN s_preview IS NOT NULL AND fmt <> 'json' THEN TRY_CAST(trim(s_preview) AS BOOLEAN) END AS preview,
+        CASE WHEN starts_with(j_attributes, '{') THEN j_attributes::JSON
+             WHEN starts_with(j_attributes, '"') AND fmt <> 'json' THEN try(json_extract_string(j_attributes, '$')::JSON) END AS attr0,
+        s_username AS username, s_first_name AS first_name, s_last_name AS last_name,
+        (j_username IS NOT NULL AND s_username IS NULL) OR (j_first_name IS NOT NULL AND s_first_name IS NULL)
+            OR (j_last_name IS NOT NULL AND s_last_name IS NULL) AS bad_person,
+        j_attributes
+    FROM u
+), g AS (
+    SELECT * EXCLUDE (attr0),
+        CASE WHEN starts_with(attr0::VARCHAR, '{') THEN attr0 END AS attributes,
+        j_attributes IS NOT NULL AND NOT coalesce(starts_with(attr0::VARCHAR, '{'), false) AS bad_attributes
+    FROM f
 ), p AS (
     SELECT *,
         CASE WHEN fmt = 'parquet' THEN TRY_CAST(occurred_at_text AS TIMESTAMPTZ)
-             WHEN regexp_full_match(occurred_at_text, '\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})')
+             -- RFC 3339 with an offset: the digits are checked by the cast
+             WHEN length(occurred_at_text) >= 20 AND occurred_at_text[5] = '-' AND occurred_at_text[8] = '-'
+                  AND occurred_at_text[11] IN ('T', 't', ' ') AND occurred_at_text[14] = ':' AND occurred_at_text[17] = ':'
+                  AND (right(occurred_at_text, 1) IN ('Z', 'z')
+                       OR (occurred_at_text[-6] IN ('+', '-') AND occurred_at_text[-3] = ':'))
+                  AND (length(occurred_at_text) IN (20, 25) OR occurred_at_text[20] = '.')
              THEN TRY_CAST(occurred_at_text AS TIMESTAMPTZ) END AS occurred_at,
-        TRY_CAST(json_extract_string(attributes, '$.input_tokens') AS DECIMAL(38,10)) AS input_tokens,
-        TRY_CAST(json_extract_string(attributes, '$.output_tokens') AS DECIMAL(38,10)) AS output_tokens
-    FROM f
+        CASE WHEN attributes IS NOT NULL THEN to_dec(json_extract_string(attributes, '$.input_tokens')) END AS input_tokens,
+        CASE WHEN attributes IS NOT NULL THEN to_dec(json_extract_string(attributes, '$.output_tokens')) END AS output_tokens
+    FROM g
 ), r AS (
     SELECT *,
         CASE WHEN unparsable THEN '(line)'
@@ -58,11 +98,14 @@ WITH d AS (
              WHEN bad_domain THEN 'domain_name'
              WHEN user_id IS NULL THEN 'user_id'
              WHEN event_type IS NULL THEN 'event_type'
-             WHEN event_value IS NULL THEN 'event_value'
+             -- beyond 10^12 no quantity is real, and rating arithmetic must not overflow
+             WHEN event_value IS NULL OR abs(event_value) >= 1000000000000 THEN 'event_value'
              WHEN event_unit IS NULL THEN 'event_unit'
              WHEN preview IS NULL THEN 'preview'
              WHEN bad_attributes THEN 'attributes'
              WHEN bad_person THEN 'username'
+             WHEN abs(input_tokens) >= 1000000000000 THEN 'attributes.input_tokens'
+             WHEN abs(output_tokens) >= 1000000000000 THEN 'attributes.output_tokens'
         END AS malformed_field
     FROM p
 )
@@ -79,6 +122,7 @@ SELECT key, line_no, fmt, raw,
     END AS parse_field,
     event_id, occurred_at, tenant_id, domain_name, user_id, event_type, event_value, event_unit,
     preview, attributes, username, first_name, last_name,
+    -- attributes are compared apart (rate.sql), keys sorted and numbers by value
     hash(occurred_at, tenant_id, domain_name, user_id, event_type, event_value, event_unit,
-         preview, attributes::VARCHAR, username, first_name, last_name) AS content_hash
+         preview, username, first_name, last_name) AS content_hash
 FROM r;

@@ -31,7 +31,7 @@ COPY (
         e4(re.plan_e4) AS plan_credits, e4(re.bank_e4) AS bank_credits,
         e4(re.exceeding_e4) AS exceeding_credits, e4(re.blocked_e4) AS blocked_credits
     FROM rated_events re
-    LEFT JOIN lines_first l ON l.event_id = re.event_id
+    LEFT JOIN lines l ON l.rowid = re.lid
     ORDER BY re.tenant_id, re.billed_period_start, re.occurred_at, re.event_id
 ) TO '{{out}}/ledger/rated_events.parquet' (FORMAT parquet, COMPRESSION zstd);
 
@@ -40,7 +40,7 @@ COPY (
         rfc3339(re.occurred_at) AS datetime, l.event_type, re.user_id, l.domain_name,
         fmt_dec(l.event_value) AS event_value, l.event_unit, fmt_dec(e4(re.rated_e4)) AS consumed_credits
     FROM rated_events re
-    JOIN lines_first l ON l.event_id = re.event_id
+    JOIN lines l ON l.rowid = re.lid
     WHERE re.reason IS DISTINCT FROM 'free_feature' AND re.reason IS DISTINCT FROM 'preview'
     ORDER BY re.tenant_id, re.billed_period_start, re.occurred_at, re.event_id
 ) TO '{{out}}/_parts/usage' (FORMAT csv, HEADER, PARTITION_BY (tenant_id, period_start), FILENAME_PATTERN 'part', OVERWRITE_OR_IGNORE);
@@ -52,7 +52,7 @@ COPY (
         coalesce(l.username, u.username) AS username, coalesce(l.first_name, u.first_name) AS first_name,
         coalesce(l.last_name, u.last_name) AS last_name
     FROM rated_events re
-    JOIN lines_first l ON l.event_id = re.event_id
+    JOIN lines l ON l.rowid = re.lid
     LEFT JOIN users_current u ON u.user_id = re.user_id
     WHERE re.reason IS DISTINCT FROM 'free_feature' AND re.reason IS DISTINCT FROM 'preview'
     ORDER BY re.tenant_id, re.billed_period_start, re.occurred_at, re.event_id
@@ -78,8 +78,8 @@ COPY (
 ) TO '{{out}}/_parts/invoices' (FORMAT csv, HEADER, PARTITION_BY (invoice_number), FILENAME_PATTERN 'part', OVERWRITE_OR_IGNORE);
 
 COPY (
-    SELECT ls.key AS object_key, ls.line_no AS line, ls.reason, ls.field, l.event_id, l.raw
-    FROM line_status ls JOIN lines l ON l.key = ls.key AND l.line_no = ls.line_no
+    SELECT l.key AS object_key, l.line_no AS line, ls.reason, ls.field, l.event_id, l.raw
+    FROM line_status ls JOIN lines l ON l.rowid = ls.lid
     WHERE ls.status = 'quarantined'
-    ORDER BY ls.key, ls.line_no
+    ORDER BY l.key, l.line_no
 ) TO '{{out}}/quarantine/{{run_id}}.jsonl' (FORMAT json);

@@ -41,22 +41,25 @@ func Reconcile(ctx context.Context, conn *sql.Conn) (Reconciliation, error) {
 	}
 	defer rows.Close()
 	var r Reconciliation
-	var statuses, billedFrozen, acceptedFrozen int64
+	var doubleStatus, fundedNew, acceptedFrozen int64
 	if !rows.Next() {
 		return r, fmt.Errorf("reconcile: no result")
 	}
-	if err := rows.Scan(&r.LinesRead, &statuses, &r.Accepted, &r.Quarantined, &r.Duplicates,
-		&r.Unbillable, &r.Billed, &billedFrozen, &acceptedFrozen, &r.BadPeriods, &r.NegativeSplits); err != nil {
+	if err := rows.Scan(&r.LinesRead, &doubleStatus, &r.Accepted, &r.Quarantined, &r.Duplicates,
+		&r.Unbillable, &fundedNew, &acceptedFrozen, &r.Billed, &r.BadPeriods, &r.NegativeSplits); err != nil {
 		return r, fmt.Errorf("reconcile: %w", err)
 	}
-	if r.LinesRead != r.Accepted+r.Quarantined+r.Duplicates || statuses != r.LinesRead {
-		r.Problems = append(r.Problems, fmt.Sprintf("lines read %d != accepted %d + quarantined %d + duplicates %d (statuses %d)",
-			r.LinesRead, r.Accepted, r.Quarantined, r.Duplicates, statuses))
+	if r.LinesRead != r.Accepted+r.Quarantined+r.Duplicates {
+		r.Problems = append(r.Problems, fmt.Sprintf("lines read %d != accepted %d + quarantined %d + duplicates %d",
+			r.LinesRead, r.Accepted, r.Quarantined, r.Duplicates))
 	}
-	// every accepted line is billed (frozen ones were billed when frozen) or unbillable
-	if r.Accepted != (r.Billed-billedFrozen)+acceptedFrozen+r.Unbillable {
-		r.Problems = append(r.Problems, fmt.Sprintf("accepted %d != billed %d + unbillable %d",
-			r.Accepted, r.Billed-billedFrozen+acceptedFrozen, r.Unbillable))
+	if doubleStatus != 0 {
+		r.Problems = append(r.Problems, fmt.Sprintf("%d line(s) with more than one status", doubleStatus))
+	}
+	// every accepted event is funded in this run or was frozen in a final period
+	if r.Accepted != fundedNew+acceptedFrozen {
+		r.Problems = append(r.Problems, fmt.Sprintf("accepted %d != funded %d + frozen %d",
+			r.Accepted, fundedNew, acceptedFrozen))
 	}
 	if r.BadPeriods > 0 {
 		r.Problems = append(r.Problems, fmt.Sprintf("%d period(s) where rated != plan + bank + exceeding + blocked", r.BadPeriods))

@@ -9,14 +9,15 @@ import (
 	"github.com/creditmeter/creditmeter/pipeline/warehouse"
 )
 
-// funded is one result row; Seq ties it back to fund_sorted.
+// funded is one result row; id is the event's line id (lid).
 type funded struct {
-	seq int64
+	id int64
 	Split
 }
 
-// Stream reads fund_sorted in funding order (fund_read.sql), funds every row and appends
-// the splits to funded. It returns the number of rows funded. The results are held until
+// Stream reads the accepted events in funding order (fund_read.sql), funds every row and
+// appends the splits of the events not frozen to funded. It returns the number of rows
+// funded. The results are held until
 // the read is done because the appender and an open result cannot share the connection.
 func Stream(ctx context.Context, conn *sql.Conn, w *Waterfall) (int64, error) {
 	rows, err := warehouse.Query(ctx, conn, "fund_read.sql")
@@ -24,7 +25,9 @@ func Stream(ctx context.Context, conn *sql.Conn, w *Waterfall) (int64, error) {
 		return 0, err
 	}
 	var out []funded
+	var n int64
 	for rows.Next() {
+		n++
 		var r Row
 		var g Split
 		if err := rows.Scan(&r.Seq, &r.Tenant, &r.Billed, &r.OccurredUS, &r.Member, &r.Pool,
@@ -42,7 +45,9 @@ func Stream(ctx context.Context, conn *sql.Conn, w *Waterfall) (int64, error) {
 			_ = rows.Close()
 			return 0, err
 		}
-		out = append(out, funded{r.Seq, s})
+		if !r.Frozen {
+			out = append(out, funded{r.Seq, s})
+		}
 	}
 	if err := rows.Err(); err != nil {
 		_ = rows.Close()
@@ -53,7 +58,7 @@ func Stream(ctx context.Context, conn *sql.Conn, w *Waterfall) (int64, error) {
 	}
 	err = warehouse.Append(ctx, conn, "funded", func(add func(...driver.Value) error) error {
 		for _, f := range out {
-			if err := add(f.seq, f.RatedE4, f.AllowanceE4, f.PlanE4, f.BankE4, f.ExceedingE4, f.BlockedE4); err != nil {
+			if err := add(f.id, f.RatedE4, f.AllowanceE4, f.PlanE4, f.BankE4, f.ExceedingE4, f.BlockedE4); err != nil {
 				return err
 			}
 		}
@@ -62,5 +67,5 @@ func Stream(ctx context.Context, conn *sql.Conn, w *Waterfall) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return int64(len(out)), nil
+	return n, nil
 }

@@ -34,7 +34,7 @@ type Tenant struct {
 
 // Row is one event in funding order.
 type Row struct {
-	Seq        int64
+	Seq        int64 // identifies the event (its line's row id); -1 for frozen rows without one
 	Tenant     int
 	Billed     int   // period index that bills the event
 	OccurredUS int64 // occurred_at, Unix microseconds
@@ -146,14 +146,17 @@ func (w *Waterfall) Fund(r Row) (Split, error) {
 	var s Split
 	credits := r.CreditsE4
 	if r.Pool >= 0 {
+		if r.BlocksE4 < 0 {
+			return Split{}, fmt.Errorf("fund event %d: negative blocks", r.Seq)
+		}
 		left := max(t.PoolsE4[r.Pool]-w.poolE4[r.Pool], 0)
 		covered := min(r.BlocksE4, left)
-		w.poolE4[r.Pool] += covered
-		s.AllowanceE4 = covered
 		c, err := MulE4(r.BlocksE4-covered, r.PerBlockE4)
 		if err != nil {
 			return Split{}, fmt.Errorf("fund event %d: %w", r.Seq, err)
 		}
+		w.poolE4[r.Pool] += covered // only once the row is known to be good
+		s.AllowanceE4 = covered
 		credits = c
 	}
 	if credits < 0 {

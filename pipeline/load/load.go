@@ -118,13 +118,19 @@ func (l *Loader) Batch(ctx context.Context, objs []pull.Fetched) (lines int64, e
 	if err := warehouse.Exec(ctx, l.conn, "load_json.sql"); err != nil {
 		return 0, err
 	}
+	if err := warehouse.Exec(ctx, l.conn, "parse_lines.sql"); err != nil {
+		return 0, err
+	}
+	staged := false
 	for _, o := range objs {
 		switch o.Format {
 		case pull.FormatParquet:
+			staged = true
 			if err := warehouse.Exec(ctx, l.conn, "stage_parquet.sql", o.Path, o.Key); err != nil {
 				return 0, fmt.Errorf("load object %s: %w", o.Key, err)
 			}
 		case pull.FormatCSV:
+			staged = true
 			if err := l.stageCSV(ctx, o); err != nil {
 				return 0, err
 			}
@@ -134,14 +140,29 @@ func (l *Loader) Batch(ctx context.Context, objs []pull.Fetched) (lines int64, e
 			}
 		}
 	}
-	if err := warehouse.Exec(ctx, l.conn, "parse_lines.sql"); err != nil {
-		return 0, err
+	if staged {
+		if err := warehouse.Exec(ctx, l.conn, "load_staged.sql"); err != nil {
+			return 0, err
+		}
+		if err := warehouse.Exec(ctx, l.conn, "parse_lines.sql"); err != nil {
+			return 0, err
+		}
 	}
 	if err := warehouse.Exec(ctx, l.conn, "load_commit.sql", l.runSeq); err != nil {
 		return 0, err
 	}
-	if err := l.conn.QueryRowContext(ctx, "SELECT count(*) FROM stage_lines").Scan(&lines); err != nil {
-		return 0, fmt.Errorf("count staged lines: %w", err)
+	rows, err := warehouse.Query(ctx, l.conn, "load_count.sql")
+	if err != nil {
+		return 0, err
+	}
+	for rows.Next() {
+		if err := rows.Scan(&lines); err != nil {
+			_ = rows.Close()
+			return 0, fmt.Errorf("count loaded lines: %w", err)
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return 0, fmt.Errorf("count loaded lines: %w", err)
 	}
 	if _, err := l.conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return 0, fmt.Errorf("commit load: %w", err)
@@ -197,12 +218,15 @@ func SplitCSV(data []byte, emit func(line int64, raw string, doc []byte) error) 
 		}
 		end := r.InputOffset()
 		raw := strings.Trim(string(data[prev:end]), "\r\n")
-		line, _ := r.FieldPos(0)
-		if err != nil {
+		var line int
+		if err == nil {
+			line, _ = r.FieldPos(0)
+		} else {
 			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				line = pe.StartLine
+			if !errors.As(err, &pe) {
+				return fmt.Errorf("read csv: %w", err)
 			}
+			line = pe.StartLine
 		}
 		prev = end
 		if strings.TrimSpace(raw) == "" {
@@ -230,10 +254,16 @@ func SplitCSV(data []byte, emit func(line int64, raw string, doc []byte) error) 
 	}
 }
 
+// emitRawLines reports every line after the header (the first non-blank line) as malformed.
 func emitRawLines(data []byte, emit func(int64, string, []byte) error) error {
+	header := true
 	for i, l := range strings.Split(string(data), "\n") {
 		l = strings.TrimRight(l, "\r")
-		if i == 0 || strings.TrimSpace(l) == "" {
+		if strings.TrimSpace(l) == "" {
+			continue
+		}
+		if header {
+			header = false
 			continue
 		}
 		if err := emit(int64(i+1), l, nil); err != nil {

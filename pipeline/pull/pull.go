@@ -109,7 +109,9 @@ func (f *Fetcher) Fetch(ctx context.Context, o objstore.Object, seq int) (Fetche
 		content = bytes.ToValidUTF8(content, []byte("\uFFFD"))
 		out.Repaired = true
 	}
-	if l, ok := f.Store.(*objstore.Local); ok && len(content) == len(raw) && !out.Repaired {
+	// DuckDB's readers expand glob characters in file names, so such files are copied
+	if l, ok := f.Store.(*objstore.Local); ok && len(content) == len(raw) && !out.Repaired &&
+		!strings.ContainsAny(l.Path(o.Key), "*?[]{}") {
 		out.Path = l.Path(o.Key)
 		return out, nil
 	}

@@ -55,9 +55,6 @@ func Prepare(ctx context.Context, conn *sql.Conn, cfg *schemas.Config, cal *Cale
 	if err := warehouse.Exec(ctx, conn, "config_tables.sql"); err != nil {
 		return err
 	}
-	if err := warehouse.Exec(ctx, conn, "macros.sql"); err != nil {
-		return err
-	}
 	grace := cfg.GracePeriod.Duration
 	steps := []struct {
 		table string
@@ -66,8 +63,8 @@ func Prepare(ctx context.Context, conn *sql.Conn, cfg *schemas.Config, cal *Cale
 		{"cfg_tenants", func(add func(...driver.Value) error) error {
 			for i := range cfg.Tenants {
 				t := &cfg.Tenants[i]
-				until := t.ServiceEnd.In(t.Location).AddDate(0, 0, 1)
-				until = time.Date(until.Year(), until.Month(), until.Day(), 0, 0, 0, 0, t.Location)
+				next := time.Date(t.ServiceEnd.Year, t.ServiceEnd.Month, t.ServiceEnd.Day+1, 0, 0, 0, 0, time.UTC)
+				until := schemas.Date{Year: next.Year(), Month: next.Month(), Day: next.Day()}.In(t.Location)
 				if err := add(int32(i), t.ID, t.Name, t.RateCard, t.Timezone, t.Currency, t.Overage.Policy,
 					dec(t.Overage.PricePerCredit, 6), dec(t.CreditsPlan, 4),
 					t.ServiceStart.In(t.Location), until); err != nil {

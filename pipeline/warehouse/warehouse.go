@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
 
@@ -86,8 +87,12 @@ func ExecTemplate(ctx context.Context, db Execer, name string, vars map[string]s
 		if strings.Contains(stmt, "?") || strings.Contains(stmt, "$") {
 			a = args
 		}
+		start := time.Now()
 		if _, err := db.ExecContext(ctx, stmt, a...); err != nil {
 			return fmt.Errorf("run %s statement %d: %w", name, i+1, err)
+		}
+		if os.Getenv("CREDITMETER_SQL_TRACE") != "" {
+			fmt.Fprintf(os.Stderr, "sql %s #%d %v\n", name, i+1, time.Since(start))
 		}
 	}
 	return nil

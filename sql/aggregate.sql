@@ -17,7 +17,7 @@ SELECT s.lid, s.tenant_no, s.tenant_id, s.event_id, s.user_id, s.occurred_at,
     CASE WHEN s.frozen THEN s.f_exceeding_e4 ELSE f.exceeding_e4 END AS exceeding_e4,
     CASE WHEN s.frozen THEN s.f_blocked_e4 ELSE f.blocked_e4 END AS blocked_e4
 FROM fund_input s
-LEFT JOIN funded f ON f.lid = s.lid AND NOT s.frozen
+LEFT JOIN funded f ON f.lid = s.lid  -- frozen events are never in funded
 JOIN cfg_periods p ON p.tenant_no = s.tenant_no AND p.period_idx = s.billed_idx;
 
 CREATE OR REPLACE TEMP TABLE period_calc AS

@@ -18,19 +18,20 @@ CREATE OR REPLACE TEMP TABLE cfg_tenants (
     service_until  TIMESTAMPTZ    -- local midnight of the day after service_end (exclusive)
 );
 CREATE OR REPLACE TEMP TABLE cfg_rate_versions (
-    card_id        VARCHAR,
-    effective_from TIMESTAMPTZ,
-    version        VARCHAR       -- card_id@effective_from, as reports show it
+    card_id         VARCHAR,
+    effective_from  TIMESTAMPTZ,
+    effective_until TIMESTAMPTZ,  -- the next version's effective_from, or infinity
+    version         VARCHAR       -- card_id@effective_from, as reports show it
 );
 CREATE OR REPLACE TEMP TABLE cfg_rules (
     card_id         VARCHAR,
     effective_from  TIMESTAMPTZ,
     event_type      VARCHAR,
     kind            VARCHAR,
-    credits         DECIMAL(38,10),
+    credits         DECIMAL(18,4),
     ratio_attribute VARCHAR,
-    min_ratio       DECIMAL(38,10),
-    per             DECIMAL(38,10),
+    min_ratio       DECIMAL(18,6),
+    per             DECIMAL(18,6),
     rounding        VARCHAR,
     allowance       VARCHAR,
     input_per_1k    DECIMAL(18,10),
@@ -92,13 +93,10 @@ CREATE OR REPLACE TEMP MACRO rfc3339(ts) AS
     CASE WHEN microsecond(ts) % 1000000 = 0
          THEN strftime(ts AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ')
          ELSE strftime(ts AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%fZ') END;
--- to_dec: text to DECIMAL(38,10), NULL when it is not a number. Integers take a fast path:
--- a string cast to a 38-digit DECIMAL costs DuckDB about 100 times a cast to BIGINT.
--- (A string with a fraction or an exponent must not take it: DuckDB rounds '0.5' to 1.)
-CREATE OR REPLACE TEMP MACRO to_dec(x) AS
-    CASE WHEN contains(x, '.') OR contains(x, 'e') OR contains(x, 'E')
-         THEN TRY_CAST(x AS DECIMAL(38,10))
-         ELSE TRY_CAST(TRY_CAST(x AS BIGINT) AS DECIMAL(38,10)) END;
+-- to_dec: text to DECIMAL(18,6), NULL when it is not a number or not below 10^12. Event
+-- quantities stay in 64-bit decimals: DuckDB casts text to a 38-digit DECIMAL about 100 times
+-- slower, and no real quantity needs more.
+CREATE OR REPLACE TEMP MACRO to_dec(x) AS TRY_CAST(x AS DECIMAL(18,6));
 -- canon_attrs: attributes for comparing duplicates: keys sorted, numbers by value.
 CREATE OR REPLACE TEMP MACRO canon_attrs(a) AS
     CASE WHEN a IS NOT NULL THEN list_sort(list_transform(json_keys(a), k -> k || '=' ||

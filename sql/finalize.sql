@@ -29,5 +29,5 @@ WITH due AS (
     FROM due
 )
 SELECT printf('INV-%04d-%06d', yr, seq), yr, seq, tenant_id, period_start, period_end, currency,
-    exceeding_credits, price, round(exceeding_credits * price, 2), $2::DATE, $1
+    exceeding_credits, price, round(CAST(exceeding_credits AS DECIMAL(38,4)) * price, 2), $2::DATE, $1
 FROM numbered;

@@ -37,8 +37,9 @@ WITH firsts AS (
     LEFT JOIN frozen_events fe ON fe.event_id = e.event_id
 ), v AS (
     SELECT c.*, rv.effective_from AS rv_from, rv.version AS rate_card_version
-    FROM c ASOF LEFT JOIN cfg_rate_versions rv
-        ON rv.card_id = c.rate_card AND c.occurred_at >= rv.effective_from
+    -- versions are few: a range join beats an ASOF join, which sorts every event
+    FROM c LEFT JOIN cfg_rate_versions rv
+        ON rv.card_id = c.rate_card AND c.occurred_at >= rv.effective_from AND c.occurred_at < rv.effective_until
 ), r AS (
     SELECT v.*, ru.kind, ru.credits, ru.ratio_attribute, ru.min_ratio, ru.per, ru.rounding,
         ru.allowance, ru.input_per_1k, ru.output_per_1k
@@ -48,8 +49,8 @@ WITH firsts AS (
     SELECT r.* EXCLUDE (attributes),
         CASE WHEN r.kind = 'per_event_if_ratio' THEN to_dec(json_extract_string(r.attributes,
             '$."' || replace(r.ratio_attribute, '"', '\"') || '"')) END AS ratio_base,
-        CASE WHEN r.kind = 'per_token' THEN CAST(to_dec(json_extract_string(r.attributes, '$.input_tokens')) AS DECIMAL(38,4)) END AS in_tok,
-        CASE WHEN r.kind = 'per_token' THEN CAST(to_dec(json_extract_string(r.attributes, '$.output_tokens')) AS DECIMAL(38,4)) END AS out_tok
+        CASE WHEN r.kind = 'per_token' THEN to_dec(json_extract_string(r.attributes, '$.input_tokens')) END AS in_tok,
+        CASE WHEN r.kind = 'per_token' THEN to_dec(json_extract_string(r.attributes, '$.output_tokens')) END AS out_tok
     FROM r
 ), b AS (
     -- rating (BILLING.md section 1) in exact DECIMAL and HUGEINT arithmetic; a preview is
@@ -57,24 +58,28 @@ WITH firsts AS (
     SELECT a.*,
         CASE WHEN preview THEN 'preview'
              WHEN kind = 'free' THEN 'free_feature'
-             WHEN kind = 'per_event_if_ratio' AND NOT event_value > min_ratio * ratio_base THEN 'below_threshold'
+             WHEN kind = 'per_event_if_ratio'
+                  AND NOT CAST(event_value AS DECIMAL(38,12)) > CAST(min_ratio AS DECIMAL(38,6)) * ratio_base THEN 'below_threshold'
         END AS rate_reason,
+        -- units in millionths (BIGINT): blocks = ceil(value / per), or value / per half-up to 4
+        -- places, at 4 places (e4)
         CASE WHEN NOT preview AND kind = 'per_unit' THEN
             CASE WHEN rounding = 'exact'
-                 THEN (CAST(event_value * 10000000000 AS HUGEINT) * 20000 + CAST(per * 10000000000 AS HUGEINT))
-                      // (2 * CAST(per * 10000000000 AS HUGEINT))
-                 ELSE ((CAST(event_value * 10000000000 AS HUGEINT) + CAST(per * 10000000000 AS HUGEINT) - 1)
-                      // CAST(per * 10000000000 AS HUGEINT)) * 10000
+                 THEN (CAST(CAST(event_value AS DECIMAL(38,6)) * 1000000 AS HUGEINT) * 20000 + CAST(CAST(per AS DECIMAL(38,6)) * 1000000 AS BIGINT))
+                      // (2 * CAST(CAST(per AS DECIMAL(38,6)) * 1000000 AS BIGINT))
+                 ELSE CAST((CAST(CAST(event_value AS DECIMAL(38,6)) * 1000000 AS BIGINT) + CAST(CAST(per AS DECIMAL(38,6)) * 1000000 AS BIGINT) - 1)
+                      // CAST(CAST(per AS DECIMAL(38,6)) * 1000000 AS BIGINT) AS HUGEINT) * 10000
             END END AS blocks_h
     FROM a
 ), c2 AS (
     SELECT b.*,
         TRY_CAST(coalesce(blocks_h, 0) AS BIGINT) AS blocks_e4,
-        CAST(CASE WHEN kind = 'per_unit' THEN credits * 10000 ELSE 0 END AS BIGINT) AS per_block_e4,
+        CAST(CASE WHEN kind = 'per_unit' THEN CAST(credits AS DECIMAL(38,4)) * 10000 ELSE 0 END AS BIGINT) AS per_block_e4,
         TRY_CAST(CASE WHEN rate_reason IS NOT NULL THEN 0
-             WHEN kind IN ('per_event', 'per_event_if_ratio') THEN credits * 10000
-             WHEN kind = 'per_unit' THEN (blocks_h * CAST(credits * 10000 AS HUGEINT) + 5000) // 10000
-             WHEN kind = 'per_token' THEN round(in_tok * input_per_1k * 0.001 + out_tok * output_per_1k * 0.001, 4) * 10000
+             WHEN kind IN ('per_event', 'per_event_if_ratio') THEN CAST(credits AS DECIMAL(38,4)) * 10000
+             WHEN kind = 'per_unit' THEN (blocks_h * CAST(CAST(credits AS DECIMAL(38,4)) * 10000 AS HUGEINT) + 5000) // 10000
+             WHEN kind = 'per_token' THEN round(CAST(in_tok AS DECIMAL(38,6)) * input_per_1k * 0.001
+                                              + CAST(out_tok AS DECIMAL(38,6)) * output_per_1k * 0.001, 4) * 10000
              ELSE 0 END AS BIGINT) AS credits_e4
     FROM b
 )

@@ -28,7 +28,7 @@ CREATE TABLE IF NOT EXISTS lines (
     domain_name   VARCHAR,
     user_id       VARCHAR,
     event_type    VARCHAR,
-    event_value   DECIMAL(38,10),
+    event_value   DECIMAL(18,6),    -- below 10^12; finer than 6 places is rounded
     event_unit    VARCHAR,
     preview       BOOLEAN,
     attributes    JSON,

@@ -75,7 +75,13 @@ func Prepare(ctx context.Context, conn *sql.Conn, cfg *schemas.Config, cal *Cale
 		}},
 		{"cfg_rate_versions", func(add func(...driver.Value) error) error {
 			for _, rc := range cfg.RateCards {
-				if err := add(rc.ID, rc.EffectiveFrom.Time, Version(rc)); err != nil {
+				until := time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+				for _, other := range cfg.RateCards {
+					if other.ID == rc.ID && other.EffectiveFrom.After(rc.EffectiveFrom.Time) && other.EffectiveFrom.Before(until) {
+						until = other.EffectiveFrom.Time
+					}
+				}
+				if err := add(rc.ID, rc.EffectiveFrom.Time, until, Version(rc)); err != nil {
 					return err
 				}
 			}
@@ -88,8 +94,8 @@ func Prepare(ctx context.Context, conn *sql.Conn, cfg *schemas.Config, cal *Cale
 					if rounding == "" {
 						rounding = "ceil"
 					}
-					if err := add(rc.ID, rc.EffectiveFrom.Time, r.EventType, r.Kind, dec(r.Credits, 10),
-						str(r.RatioAttribute), dec(r.MinRatio, 10), dec(r.Per, 10), rounding,
+					if err := add(rc.ID, rc.EffectiveFrom.Time, r.EventType, r.Kind, dec(r.Credits, 4),
+						str(r.RatioAttribute), dec(r.MinRatio, 6), dec(r.Per, 6), rounding,
 						str(r.Allowance), dec(r.InputPer1k, 10), dec(r.OutputPer1k, 10)); err != nil {
 						return err
 					}

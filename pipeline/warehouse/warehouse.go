@@ -88,6 +88,12 @@ func ExecTemplate(ctx context.Context, db Execer, name string, vars map[string]s
 			a = args
 		}
 		start := time.Now()
+		if dir := os.Getenv("CREDITMETER_SQL_PROFILE"); dir != "" {
+			out := filepath.Join(dir, fmt.Sprintf("%s.%d.json", name, i+1))
+			if _, err := db.ExecContext(ctx, "PRAGMA enable_profiling='json'; PRAGMA profiling_output="+Literal(out)); err != nil {
+				return fmt.Errorf("enable profiling: %w", err)
+			}
+		}
 		if _, err := db.ExecContext(ctx, stmt, a...); err != nil {
 			return fmt.Errorf("run %s statement %d: %w", name, i+1, err)
 		}

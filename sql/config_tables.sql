@@ -4,6 +4,8 @@
 -- cfg_deposits, stage_files, stage_lines, stage_objects; and the temp macros e4 (fixed point
 -- BIGINT at 4 places to DECIMAL), fmt_dec (a decimal written plainly, trailing zeros
 -- trimmed), rfc3339 (UTC text), to_dec (text to DECIMAL) and canon_attrs.
+-- Every instant is computed and written in UTC, whatever the machine's zone.
+SET TimeZone = 'UTC';
 CREATE OR REPLACE TEMP TABLE cfg_tenants (
     tenant_no      INTEGER,
     tenant_id      VARCHAR,
@@ -86,13 +88,10 @@ CREATE OR REPLACE TEMP TABLE stage_objects (
 );
 CREATE OR REPLACE TEMP MACRO e4(x) AS CAST(CAST(x AS DECIMAL(18,0)) * 0.0001 AS DECIMAL(18,4));
 CREATE OR REPLACE TEMP MACRO fmt_dec(x) AS
-    CASE WHEN contains(CAST(x AS VARCHAR), '.')
-         THEN rtrim(rtrim(CAST(x AS VARCHAR), '0'), '.')
-         ELSE CAST(x AS VARCHAR) END;
-CREATE OR REPLACE TEMP MACRO rfc3339(ts) AS
-    CASE WHEN microsecond(ts) % 1000000 = 0
-         THEN strftime(ts AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ')
-         ELSE strftime(ts AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%fZ') END;
+    CASE WHEN x = trunc(x) THEN CAST(CAST(trunc(x) AS HUGEINT) AS VARCHAR)
+         ELSE rtrim(rtrim(CAST(x AS VARCHAR), '0'), '.') END;
+-- rfc3339 relies on the session time zone being UTC (set above).
+CREATE OR REPLACE TEMP MACRO rfc3339(ts) AS replace(CAST(CAST(ts AS TIMESTAMP) AS VARCHAR), ' ', 'T') || 'Z';
 -- to_dec: text to DECIMAL(18,6), NULL when it is not a number or not below 10^12. Event
 -- quantities stay in 64-bit decimals: DuckDB casts text to a 38-digit DECIMAL about 100 times
 -- slower, and no real quantity needs more.

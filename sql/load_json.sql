@@ -11,5 +11,4 @@ FROM (
 ) s
 JOIN stage_files f ON f.path = s.filename
 -- a blank line is white space only, Unicode's included (as Go's strings.TrimSpace, used for CSV)
-WHERE CASE WHEN starts_with(s.raw, '{') THEN true
-           ELSE NOT regexp_full_match(s.raw, '[\t\n\v\f\r \x{85}\p{Z}]*') END;
+WHERE starts_with(s.raw, '{') OR NOT regexp_full_match(s.raw, '[\t\n\v\f\r \x{85}\p{Z}]*');

@@ -1,5 +1,5 @@
 -- publish.sql: write the run's outputs into a staging directory (FORMATS.md, "Outputs").
--- Inputs: period_calc, rated_events, lines, line_status, user_directory, invoices,
+-- Inputs: period_calc, rated_events, lines, line_status, users_current, invoices,
 -- cfg_tenants; {{out}} is the staging directory, {{run_id}} the run id.
 -- Outputs: files under {{out}}; per-tenant and per-invoice files are written partitioned
 -- under {{out}}/_parts and renamed into place by pipeline/publish.
@@ -35,27 +35,27 @@ COPY (
     ORDER BY re.tenant_id, re.billed_period_start, re.occurred_at, re.event_id
 ) TO '{{out}}/ledger/rated_events.parquet' (FORMAT parquet, COMPRESSION zstd);
 
+-- The event-level rows, joined and sorted once for both usage reports.
+CREATE OR REPLACE TEMP TABLE usage_rows AS
+SELECT re.tenant_id, strftime(re.billed_period_start, '%Y-%m-%d') AS period_start,
+    rfc3339(re.occurred_at) AS datetime, l.event_type, re.user_id, l.domain_name,
+    fmt_dec(l.event_value) AS event_value, l.event_unit, fmt_dec(e4(re.rated_e4)) AS consumed_credits,
+    coalesce(l.username, u.username) AS username, coalesce(l.first_name, u.first_name) AS first_name,
+    coalesce(l.last_name, u.last_name) AS last_name
+FROM rated_events re
+JOIN lines l ON l.rowid = re.lid
+LEFT JOIN users_current u ON u.user_id = re.user_id
+WHERE re.reason IS DISTINCT FROM 'free_feature' AND re.reason IS DISTINCT FROM 'preview'
+ORDER BY re.tenant_id, re.billed_period_start, re.occurred_at, re.event_id;
+
 COPY (
-    SELECT re.tenant_id, strftime(re.billed_period_start, '%Y-%m-%d') AS period_start,
-        rfc3339(re.occurred_at) AS datetime, l.event_type, re.user_id, l.domain_name,
-        fmt_dec(l.event_value) AS event_value, l.event_unit, fmt_dec(e4(re.rated_e4)) AS consumed_credits
-    FROM rated_events re
-    JOIN lines l ON l.rowid = re.lid
-    WHERE re.reason IS DISTINCT FROM 'free_feature' AND re.reason IS DISTINCT FROM 'preview'
-    ORDER BY re.tenant_id, re.billed_period_start, re.occurred_at, re.event_id
+    SELECT tenant_id, period_start, datetime, event_type, user_id, domain_name, event_value,
+        event_unit, consumed_credits
+    FROM usage_rows
 ) TO '{{out}}/_parts/usage' (FORMAT csv, HEADER, PARTITION_BY (tenant_id, period_start), FILENAME_PATTERN 'part', OVERWRITE_OR_IGNORE);
 
 COPY (
-    SELECT re.tenant_id, strftime(re.billed_period_start, '%Y-%m-%d') AS period_start,
-        rfc3339(re.occurred_at) AS datetime, l.event_type, re.user_id, l.domain_name,
-        fmt_dec(l.event_value) AS event_value, l.event_unit, fmt_dec(e4(re.rated_e4)) AS consumed_credits,
-        coalesce(l.username, u.username) AS username, coalesce(l.first_name, u.first_name) AS first_name,
-        coalesce(l.last_name, u.last_name) AS last_name
-    FROM rated_events re
-    JOIN lines l ON l.rowid = re.lid
-    LEFT JOIN users_current u ON u.user_id = re.user_id
-    WHERE re.reason IS DISTINCT FROM 'free_feature' AND re.reason IS DISTINCT FROM 'preview'
-    ORDER BY re.tenant_id, re.billed_period_start, re.occurred_at, re.event_id
+    SELECT * FROM usage_rows
 ) TO '{{out}}/_parts/restricted' (FORMAT csv, HEADER, PARTITION_BY (tenant_id, period_start), FILENAME_PATTERN 'part', OVERWRITE_OR_IGNORE);
 
 COPY (

@@ -36,6 +36,8 @@ const usage = `creditmeter: AI-credit metering, reports and invoices
 
 usage:
   creditmeter run      --config FILE [--source S] [--output O] [--warehouse W] [--now RFC3339]
+  creditmeter serve    --config FILE [--once]
+  creditmeter query    --warehouse W [--format table|csv] "SQL"
   creditmeter generate --events N --tenants T --out DIR [--seed S]
   creditmeter version
 
@@ -52,6 +54,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdRun(ctx, args[1:], stdout, stderr)
 	case "generate":
 		return cmdGenerate(ctx, args[1:], stdout, stderr)
+	case "serve":
+		return cmdServe(ctx, args[1:], stdout, stderr)
+	case "query":
+		return cmdQuery(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "creditmeter", version)
 		return exitOK
@@ -128,7 +134,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return exitCode(stderr, err)
 	}
-	r, err := jobs.New(jobs.Config{Config: cfg, Log: log, Clock: time.Now})
+	r, err := jobs.New(jobs.Config{Config: cfg, Log: log, Clock: time.Now, Stores: storeOptions(cfg, log)})
 	if err != nil {
 		return exitCode(stderr, err)
 	}

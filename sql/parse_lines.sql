@@ -1,10 +1,14 @@
 -- parse_lines.sql: parse lines into typed events (BILLING.md section 2, parse step).
--- Inputs: the temp view parse_src(key, line_no, fmt, raw, doc): JSON Lines straight from the
--- files (load_json.sql) or the CSV and Parquet rows of stage_lines (load_staged.sql). fmt 'json' is strict JSON typing; 'csv'
+-- Inputs: the temp view parse_src(key, line_no, fmt, raw, doc) over stage_lines: JSON Lines
+-- split by load_json.sql, CSV and Parquet rows staged before it. fmt 'json' is strict JSON
+-- typing; 'csv'
 -- and 'parquet' carry text fields, so numbers and booleans may come as strings there. A NULL
 -- doc is a line that could not be split into fields (a CSV row of the wrong width).
 -- Output: rows appended to lines, with parse_reason malformed | bad_timestamp |
 -- negative_value (and parse_field naming the field) or NULL for a parsed event.
+-- Row order in lines does not matter (readers sort by key and line), and letting DuckDB
+-- insert out of order lets every thread parse.
+SET preserve_insertion_order = false;
 INSERT INTO lines
 WITH d AS (
     -- one parse of the document: each field comes back as JSON text (NULL when absent)
@@ -126,3 +130,4 @@ SELECT key, line_no, fmt, raw,
     hash(occurred_at, tenant_id, domain_name, user_id, event_type, event_value, event_unit,
          preview, username, first_name, last_name) AS content_hash
 FROM r;
+SET preserve_insertion_order = true;

@@ -33,7 +33,7 @@ COPY (
     FROM rated_events re
     LEFT JOIN lines l ON l.rowid = re.lid
     ORDER BY re.tenant_id, re.billed_period_start, re.occurred_at, re.event_id
-) TO '{{out}}/ledger/rated_events.parquet' (FORMAT parquet, COMPRESSION zstd);
+) TO '{{out}}/ledger/rated_events.parquet' (FORMAT parquet, COMPRESSION snappy);
 
 -- The event-level rows, joined and sorted once for both usage reports.
 CREATE OR REPLACE TEMP TABLE usage_rows AS

@@ -115,22 +115,13 @@ func (l *Loader) Batch(ctx context.Context, objs []pull.Fetched) (lines int64, e
 	if err != nil {
 		return 0, err
 	}
-	if err := warehouse.Exec(ctx, l.conn, "load_json.sql"); err != nil {
-		return 0, err
-	}
-	if err := warehouse.Exec(ctx, l.conn, "parse_lines.sql"); err != nil {
-		return 0, err
-	}
-	staged := false
 	for _, o := range objs {
 		switch o.Format {
 		case pull.FormatParquet:
-			staged = true
 			if err := warehouse.Exec(ctx, l.conn, "stage_parquet.sql", o.Path, o.Key); err != nil {
 				return 0, fmt.Errorf("load object %s: %w", o.Key, err)
 			}
 		case pull.FormatCSV:
-			staged = true
 			if err := l.stageCSV(ctx, o); err != nil {
 				return 0, err
 			}
@@ -140,13 +131,11 @@ func (l *Loader) Batch(ctx context.Context, objs []pull.Fetched) (lines int64, e
 			}
 		}
 	}
-	if staged {
-		if err := warehouse.Exec(ctx, l.conn, "load_staged.sql"); err != nil {
-			return 0, err
-		}
-		if err := warehouse.Exec(ctx, l.conn, "parse_lines.sql"); err != nil {
-			return 0, err
-		}
+	if err := warehouse.Exec(ctx, l.conn, "load_json.sql"); err != nil {
+		return 0, err
+	}
+	if err := warehouse.Exec(ctx, l.conn, "parse_lines.sql"); err != nil {
+		return 0, err
 	}
 	if err := warehouse.Exec(ctx, l.conn, "load_commit.sql", l.runSeq); err != nil {
 		return 0, err

@@ -60,6 +60,9 @@ func dsn(path string, readOnly bool) string {
 	return path + "?" + q
 }
 
+// profileSeq numbers profiles written under CREDITMETER_SQL_PROFILE (a debugging aid).
+var profileSeq int
+
 // Execer is what statements run on: a *sql.DB, *sql.Conn or *sql.Tx.
 type Execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
@@ -89,7 +92,8 @@ func ExecTemplate(ctx context.Context, db Execer, name string, vars map[string]s
 		}
 		start := time.Now()
 		if dir := os.Getenv("CREDITMETER_SQL_PROFILE"); dir != "" {
-			out := filepath.Join(dir, fmt.Sprintf("%s.%d.json", name, i+1))
+			profileSeq++
+			out := filepath.Join(dir, fmt.Sprintf("%03d.%s.%d.json", profileSeq, name, i+1))
 			if _, err := db.ExecContext(ctx, "PRAGMA enable_profiling='json'; PRAGMA profiling_output="+Literal(out)); err != nil {
 				return fmt.Errorf("enable profiling: %w", err)
 			}

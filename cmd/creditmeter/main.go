@@ -82,6 +82,9 @@ func exitCode(stderr io.Writer, err error) int {
 		return exitOK
 	}
 	fmt.Fprintln(stderr, "creditmeter:", err)
+	if errors.Is(err, jobs.ErrLocked) {
+		return exitOK // another run is at work: nothing to do, nothing failed
+	}
 	var ue usageError
 	var ce *schemas.ConfigError
 	if errors.As(err, &ue) || errors.As(err, &ce) {
@@ -132,7 +135,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cfg, err := schemas.LoadConfig(*cfgPath)
 	if err != nil {
-		return exitCode(stderr, err)
+		return exitCode(stderr, usageError{err}) // a missing or unreadable file is a bad argument too
 	}
 	r, err := jobs.New(jobs.Config{Config: cfg, Log: log, Clock: time.Now, Stores: storeOptions(cfg, log)})
 	if err != nil {

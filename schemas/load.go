@@ -38,6 +38,7 @@ type Problem struct {
 	Reason string
 }
 
+// String formats the problem as path (line N): reason.
 func (p Problem) String() string {
 	if p.Line > 0 {
 		return fmt.Sprintf("%s (line %d): %s", p.Path, p.Line, p.Reason)
@@ -51,6 +52,7 @@ type ConfigError struct {
 	Problems []Problem
 }
 
+// Error lists every problem, one a line.
 func (e *ConfigError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "invalid configuration %s: %d problem(s)", e.File, len(e.Problems))

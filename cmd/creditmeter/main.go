@@ -74,7 +74,10 @@ var version = "dev"
 // usageError marks errors in arguments or configuration (exit status 2).
 type usageError struct{ err error }
 
+// Error returns the wrapped error's text.
 func (e usageError) Error() string { return e.err.Error() }
+
+// Unwrap returns the wrapped error.
 func (e usageError) Unwrap() error { return e.err }
 
 func exitCode(stderr io.Writer, err error) int {

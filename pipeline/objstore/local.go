@@ -36,6 +36,7 @@ func NewLocal(dir string) (*Local, error) {
 // Root is the directory the store lives in.
 func (l *Local) Root() string { return l.root }
 
+// String names the directory.
 func (l *Local) String() string { return l.root }
 
 // List walks the directory; a missing directory is an empty store.

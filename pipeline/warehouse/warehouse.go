@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,8 +50,17 @@ func OpenReadOnly(path string) (*sql.DB, error) {
 	return db, nil
 }
 
+// DefaultMemoryLimit bounds DuckDB's buffer memory; past it, temporary tables spill to disk
+// beside the warehouse. CREDITMETER_MEMORY_LIMIT (e.g. "12GB") overrides it. Without a
+// bound DuckDB takes 80% of the machine, and a 10M-event run peaked at 21 GB of 24.
+const DefaultMemoryLimit = "6GB"
+
 func dsn(path string, readOnly bool) string {
-	q := "autoinstall_known_extensions=false&autoload_known_extensions=true"
+	limit := os.Getenv("CREDITMETER_MEMORY_LIMIT")
+	if limit == "" {
+		limit = DefaultMemoryLimit
+	}
+	q := "autoinstall_known_extensions=false&autoload_known_extensions=true&memory_limit=" + url.QueryEscape(limit)
 	if readOnly {
 		q += "&access_mode=read_only"
 	}

@@ -8,7 +8,7 @@ BENCH_EVENTS  ?= 1000000
 FUZZTIME  ?= 15s
 
 .DEFAULT_GOAL := help
-.PHONY: help build run sample test test-go fuzz bench bench-10m lint clean
+.PHONY: help build run sample test test-go s3 s3-install bench-pull fuzz bench bench-10m lint clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -33,9 +33,18 @@ run: build sample ## run the pipeline on the bundled sample data (no server need
 
 test: test-go fuzz ## run every test, then short fuzz runs
 
-test-go:
+test-go: s3-install ## vet and test (the S3 tests start their own versitygw)
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
+
+s3-install: ## install the S3 test server (versitygw) into .cache/bin, once
+	scripts/s3server.sh install
+
+s3: ## run a local S3-compatible server (versitygw) by hand; Ctrl-C stops it
+	scripts/s3server.sh start
+
+bench-pull: s3-install ## pull throughput from the local S3 server: 1,000 objects of ~1 MB gzip, pool vs one stream
+	$(GO) test -run='^$$' -bench=BenchmarkPull -benchtime=1x -timeout 30m ./pipeline/pull/
 
 fuzz: ## fuzz the event parser and the funding waterfall briefly
 	$(GO) test -run='^$$' -fuzz=FuzzParseLine -fuzztime=$(FUZZTIME) ./pipeline/load/

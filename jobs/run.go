@@ -33,7 +33,15 @@ type Config struct {
 	Stores objstore.Options
 	// Progress, when set, hears of each stage's advance (interactive terminals).
 	Progress Progress
+	// LockTTL is how long the run lock stands without renewal (0: 15 minutes); it is
+	// renewed every third of that while the run lasts.
+	LockTTL time.Duration
+	// BatchObjects caps the objects loaded per transaction (0: 512).
+	BatchObjects int
 }
+
+// ErrLocked is returned by Run when another run holds the output's lock: nothing was done.
+var ErrLocked = objstore.ErrLockHeld
 
 // Progress receives stage progress.
 type Progress interface {
@@ -47,6 +55,8 @@ type Runner struct {
 	clock    func() time.Time
 	stores   objstore.Options
 	progress Progress
+	lockTTL  time.Duration
+	batch    int
 }
 
 // New validates the configuration of a Runner.
@@ -60,7 +70,11 @@ func New(c Config) (*Runner, error) {
 	if c.Clock == nil {
 		c.Clock = time.Now
 	}
-	return &Runner{cfg: c.Config, log: c.Log, clock: c.Clock, stores: c.Stores, progress: c.Progress}, nil
+	if c.BatchObjects <= 0 {
+		c.BatchObjects = 512
+	}
+	return &Runner{cfg: c.Config, log: c.Log, clock: c.Clock, stores: c.Stores, progress: c.Progress,
+		lockTTL: c.LockTTL, batch: c.BatchObjects}, nil
 }
 
 // Options are a run's command-line choices; empty ones fall back to the configuration.
@@ -168,6 +182,32 @@ func (r *Runner) Run(ctx context.Context, o Options) (m *Manifest, err error) {
 	if err != nil {
 		return m, err
 	}
+	// one run at a time per output
+	lease, err := objstore.Lock(ctx, out, lockOwner(m.RunID), objstore.LockOptions{TTL: r.lockTTL, Now: r.clock})
+	if err != nil {
+		if errors.Is(err, objstore.ErrLockHeld) {
+			m.Status = "skipped"
+			log.Warn("another run holds the lock; nothing done", "err", err)
+		}
+		return m, err
+	}
+	defer func() {
+		if rerr := lease.Release(context.WithoutCancel(ctx)); rerr != nil {
+			log.Error("release run lock", "err", rerr)
+			if err == nil {
+				err = rerr
+			}
+		}
+	}()
+	ctx, cancelRun := context.WithCancelCause(ctx)
+	defer cancelRun(nil)
+	go func() {
+		select {
+		case <-lease.Lost():
+			cancelRun(lease.Err())
+		case <-ctx.Done():
+		}
+	}()
 	db, err := warehouse.Open(ctx, o.Warehouse)
 	if err != nil {
 		return m, err
@@ -295,7 +335,7 @@ func (r *Runner) ingest(ctx context.Context, conn *sql.Conn, src objstore.Store,
 	if err != nil {
 		return 0, err
 	}
-	f := &pull.Fetcher{Store: src, StageDir: stageDir, Log: r.log}
+	f := &pull.Fetcher{Store: src, StageDir: stageDir, Log: r.log, Concurrency: r.cfg.PullConcurrency}
 	const maxBatchBytes = 256 << 20
 	var batch []pull.Fetched
 	var batchBytes int64
@@ -321,18 +361,19 @@ func (r *Runner) ingest(ctx context.Context, conn *sql.Conn, src objstore.Store,
 		batch, batchBytes = batch[:0], 0
 		return nil
 	}
-	for i, o := range todo {
-		fe, err := f.Fetch(ctx, o, i)
-		if err != nil {
-			return lines, err
-		}
+	err = f.FetchAll(ctx, todo, func(fe pull.Fetched) error {
 		batch = append(batch, fe)
-		batchBytes += o.Size
-		if batchBytes >= maxBatchBytes || len(batch) >= 512 {
-			if err := flush(); err != nil {
-				return lines, err
-			}
+		batchBytes += fe.Size
+		if batchBytes >= maxBatchBytes || len(batch) >= r.batch {
+			return flush()
 		}
+		return nil
+	})
+	if err != nil {
+		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
+			return lines, fmt.Errorf("%w (%v)", err, cause)
+		}
+		return lines, err
 	}
 	if len(batch) > 0 {
 		if err := flush(); err != nil {
@@ -344,6 +385,12 @@ func (r *Runner) ingest(ctx context.Context, conn *sql.Conn, src objstore.Store,
 		return lines, fmt.Errorf("count skipped objects: %w", err)
 	}
 	return lines, nil
+}
+
+// lockOwner names this process in the run lock.
+func lockOwner(runID string) string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s pid %d run %s", host, os.Getpid(), runID)
 }
 
 func isWithin(p, dir string) bool {

@@ -13,17 +13,23 @@ import (
 
 // Config is the whole creditmeter configuration file (FORMATS.md, "Configuration").
 type Config struct {
-	Source      string     `yaml:"source"`
-	Output      string     `yaml:"output"`
-	Warehouse   string     `yaml:"warehouse"`
-	GracePeriod Duration   `yaml:"grace_period"`
-	Schedule    []string   `yaml:"schedule"`
-	Listen      string     `yaml:"listen"`
-	S3          S3         `yaml:"s3"`
-	Issuer      Issuer     `yaml:"issuer"`
-	SMTP        *SMTP      `yaml:"smtp"`
-	RateCards   []RateCard `yaml:"rate_cards"`
-	Tenants     []Tenant   `yaml:"tenants"`
+	Source      string   `yaml:"source"`
+	Output      string   `yaml:"output"`
+	Warehouse   string   `yaml:"warehouse"`
+	GracePeriod Duration `yaml:"grace_period"`
+	Schedule    []string `yaml:"schedule"`
+	Listen      string   `yaml:"listen"`
+	S3          S3       `yaml:"s3"`
+	// PullConcurrency bounds the source objects downloaded at once (0: the default, 8).
+	PullConcurrency int        `yaml:"pull_concurrency"`
+	Issuer          Issuer     `yaml:"issuer"`
+	SMTP            *SMTP      `yaml:"smtp"`
+	RateCards       []RateCard `yaml:"rate_cards"`
+	Tenants         []Tenant   `yaml:"tenants"`
+
+	// Operations (`serve` and the analysts' snapshot).
+	Serve     Serve     `yaml:"serve"`
+	Analytics Analytics `yaml:"analytics"`
 
 	// Dir is the directory of the configuration file: relative paths are relative to it.
 	Dir string `yaml:"-"`
@@ -34,6 +40,25 @@ type S3 struct {
 	Region    string `yaml:"region"`
 	Endpoint  string `yaml:"endpoint"`
 	PathStyle *bool  `yaml:"path_style"`
+}
+
+// Serve tunes the `serve` daemon; zero values take the defaults documented in README.md.
+type Serve struct {
+	// RunTimeout aborts a run that takes longer (default 2h).
+	RunTimeout Duration `yaml:"run_timeout"`
+	// ShutdownTimeout is how long SIGINT/SIGTERM waits for the current run before aborting
+	// it (default 5m).
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// ReadyMaxAge is how old the last successful run may be for /readyz to answer 200
+	// (default: twice the longest gap between scheduled runs, plus the run timeout).
+	ReadyMaxAge Duration `yaml:"ready_max_age"`
+}
+
+// Analytics configures the analysts' read-only snapshot of the warehouse.
+type Analytics struct {
+	// LocalCopy is a local file that each successful run replaces with the snapshot
+	// (analytics/warehouse.duckdb); empty: no local copy.
+	LocalCopy string `yaml:"local_copy"`
 }
 
 // Issuer is who issues invoices.

@@ -45,7 +45,7 @@ func cmdGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if err != nil {
 		return exitCode(stderr, usageError{fmt.Errorf("parse --start %q: want YYYY-MM-DD", *start)})
 	}
-	log, err := newLogger(stderr, *logLevel, *logJSON)
+	log, err := newLogger(stderr, *logLevel, *logJSON || !isTerminal(stderr))
 	if err != nil {
 		return exitCode(stderr, err)
 	}

@@ -125,7 +125,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "creditmeter run: --config is required")
 		return exitUsage
 	}
-	log, err := newLogger(stderr, *logLevel, *logJSON)
+	prog := newProgress(stderr) // nil unless stderr is a terminal
+	log, err := newLogger(prog.LogWriter(stderr), *logLevel, *logJSON || !isTerminal(stderr))
 	if err != nil {
 		return exitCode(stderr, err)
 	}
@@ -140,7 +141,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return exitCode(stderr, usageError{err}) // a missing or unreadable file is a bad argument too
 	}
-	r, err := jobs.New(jobs.Config{Config: cfg, Log: log, Clock: time.Now, Stores: storeOptions(cfg, log)})
+	r, err := jobs.New(jobs.Config{Config: cfg, Log: log, Clock: time.Now, Stores: storeOptions(cfg, log), Progress: prog.Jobs()})
 	if err != nil {
 		return exitCode(stderr, err)
 	}

@@ -71,3 +71,17 @@ func ContentType(key string) string {
 	}
 	return "application/octet-stream"
 }
+
+// Info describes a stored object in more detail than a listing does.
+type Info struct {
+	Object
+	ContentType string
+	// SHA256 is the checksum of the content recorded when it was put; "" when unknown.
+	SHA256 string
+}
+
+// Statter is implemented by stores that can describe an object without reading it.
+type Statter interface {
+	// Stat returns the object's Info; a missing key is ErrNotFound.
+	Stat(ctx context.Context, key string) (Info, error)
+}

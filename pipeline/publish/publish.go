@@ -185,8 +185,21 @@ func (u *Uploader) put(ctx context.Context, path, key string, size int64) error 
 	return nil
 }
 
-// same reports whether the store holds exactly the file's bytes.
+// same reports whether the store holds exactly the file's bytes: from the checksum the
+// store recorded when it can tell one (S3 metadata), else by reading the object.
 func (u *Uploader) same(ctx context.Context, f *File) (bool, error) {
+	if st, ok := u.Store.(objstore.Statter); ok {
+		info, err := st.Stat(ctx, f.Key)
+		if errors.Is(err, objstore.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("compare %s: %w", f.Key, err)
+		}
+		if info.SHA256 != "" {
+			return info.SHA256 == f.SHA256 && info.Size == f.Bytes, nil
+		}
+	}
 	rc, err := u.Store.Get(ctx, f.Key)
 	if errors.Is(err, objstore.ErrNotFound) {
 		return false, nil

@@ -3,19 +3,7 @@
 package pull
 
 import (
-	"bytes"
-	"compress/gzip"
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
-	"io"
-	"log/slog"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/creditmeter/creditmeter/pipeline/objstore"
 )
@@ -68,57 +56,4 @@ type Fetched struct {
 	// Repaired is true when invalid UTF-8 was replaced so that the text could be split into
 	// lines; the lines concerned are then malformed in their own right or carry U+FFFD.
 	Repaired bool
-}
-
-// Fetcher copies objects from a store into a staging directory.
-type Fetcher struct {
-	Store    objstore.Store
-	StageDir string
-	Log      *slog.Logger
-}
-
-// Fetch reads one object. A local, uncompressed, valid object is used in place.
-func (f *Fetcher) Fetch(ctx context.Context, o objstore.Object, seq int) (Fetched, error) {
-	out := Fetched{Object: o, Format: FormatOf(o.Key)}
-	if out.Format == FormatSkipped {
-		return out, nil
-	}
-	rc, err := f.Store.Get(ctx, o.Key)
-	if err != nil {
-		return out, fmt.Errorf("fetch %s: %w", o.Key, err)
-	}
-	defer rc.Close()
-	raw, err := io.ReadAll(rc)
-	if err != nil {
-		return out, fmt.Errorf("read object %s: %w", o.Key, err)
-	}
-	sum := sha256.Sum256(raw)
-	out.SHA256 = hex.EncodeToString(sum[:])
-	content := raw
-	if strings.HasSuffix(strings.ToLower(o.Key), ".gz") {
-		zr, err := gzip.NewReader(bytes.NewReader(raw))
-		if err != nil {
-			return out, fmt.Errorf("gunzip object %s: %w", o.Key, err)
-		}
-		content, err = io.ReadAll(zr)
-		if err != nil {
-			return out, fmt.Errorf("gunzip object %s: %w", o.Key, err)
-		}
-	}
-	if out.Format != FormatParquet && !utf8.Valid(content) {
-		content = bytes.ToValidUTF8(content, []byte("\uFFFD"))
-		out.Repaired = true
-	}
-	// DuckDB's readers expand glob characters in file names, so such files are copied
-	if l, ok := f.Store.(*objstore.Local); ok && len(content) == len(raw) && !out.Repaired &&
-		!strings.ContainsAny(l.Path(o.Key), "*?[]{}") {
-		out.Path = l.Path(o.Key)
-		return out, nil
-	}
-	ext := filepath.Ext(strings.TrimSuffix(strings.ToLower(o.Key), ".gz"))
-	out.Path = filepath.Join(f.StageDir, strconv.Itoa(seq)+ext)
-	if err := os.WriteFile(out.Path, content, 0o644); err != nil {
-		return out, fmt.Errorf("stage object %s: %w", o.Key, err)
-	}
-	return out, nil
 }

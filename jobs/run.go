@@ -381,7 +381,7 @@ func (r *Runner) ingest(ctx context.Context, conn *sql.Conn, src objstore.Store,
 		}
 	}
 	m.Objects.Lines = lines
-	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM objects WHERE format IN ('skipped', 'users')").Scan(&m.Objects.Skipped); err != nil {
+	if err := conn.QueryRowContext(ctx, sqlText("skipped_objects.sql")).Scan(&m.Objects.Skipped); err != nil {
 		return lines, fmt.Errorf("count skipped objects: %w", err)
 	}
 	return lines, nil
@@ -399,33 +399,23 @@ func isWithin(p, dir string) bool {
 
 // finalizeAndRender freezes due periods, issues invoices and renders the outputs in one
 // transaction: if rendering fails nothing is finalized.
-func (r *Runner) finalizeAndRender(ctx context.Context, conn *sql.Conn, m *Manifest, now time.Time, outDir string) (n int64, err error) {
-	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
-		return 0, fmt.Errorf("begin finalize: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); rerr != nil {
-				r.log.Error("roll back finalize", "err", rerr)
-			}
+func (r *Runner) finalizeAndRender(ctx context.Context, conn *sql.Conn, m *Manifest, now time.Time, outDir string) (int64, error) {
+	err := warehouse.InTx(ctx, conn, func() error {
+		if err := aggregate.Finalize(ctx, conn, m.RunSeq, now); err != nil {
+			return err
 		}
-	}()
-	if err := aggregate.Finalize(ctx, conn, m.RunSeq, now); err != nil {
-		return 0, err
-	}
-	if err := finalizedNow(ctx, conn, m); err != nil {
-		return 0, err
-	}
-	files, err := publish.Render(ctx, conn, outDir, m.RunID)
+		if err := finalizedNow(ctx, conn, m); err != nil {
+			return err
+		}
+		files, err := publish.Render(ctx, conn, outDir, m.RunID)
+		if err != nil {
+			return err
+		}
+		m.Outputs = files
+		return warehouse.Exec(ctx, conn, "run_record.sql", m.RunSeq, m.RunID, now, "succeeded")
+	})
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("finalize and render: %w", err)
 	}
-	m.Outputs = files
-	if err := warehouse.Exec(ctx, conn, "run_record.sql", m.RunSeq, m.RunID, now, "succeeded"); err != nil {
-		return 0, err
-	}
-	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
-		return 0, fmt.Errorf("commit finalize: %w", err)
-	}
-	return int64(len(files)), nil
+	return int64(len(m.Outputs)), nil
 }

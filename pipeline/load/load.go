@@ -65,20 +65,24 @@ func Known(ctx context.Context, conn *sql.Conn) (map[string]string, error) {
 }
 
 // Batch loads the objects in one transaction and returns the number of event lines staged.
-func (l *Loader) Batch(ctx context.Context, objs []pull.Fetched) (lines int64, err error) {
+func (l *Loader) Batch(ctx context.Context, objs []pull.Fetched) (int64, error) {
 	if len(objs) == 0 {
 		return 0, nil
 	}
-	if _, err := l.conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
-		return 0, fmt.Errorf("begin load: %w", err)
+	var lines int64
+	err := warehouse.InTx(ctx, l.conn, func() error {
+		n, err := l.batch(ctx, objs)
+		lines = n
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("load batch: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			if _, rerr := l.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); rerr != nil {
-				l.log.Error("roll back load", "err", rerr)
-			}
-		}
-	}()
+	return lines, nil
+}
+
+// batch stages, parses and records the objects; Batch holds the transaction.
+func (l *Loader) batch(ctx context.Context, objs []pull.Fetched) (lines int64, err error) {
 	if err := warehouse.Exec(ctx, l.conn, "load_clear.sql"); err != nil {
 		return 0, err
 	}
@@ -152,9 +156,6 @@ func (l *Loader) Batch(ctx context.Context, objs []pull.Fetched) (lines int64, e
 	}
 	if err := rows.Close(); err != nil {
 		return 0, fmt.Errorf("count loaded lines: %w", err)
-	}
-	if _, err := l.conn.ExecContext(ctx, "COMMIT"); err != nil {
-		return 0, fmt.Errorf("commit load: %w", err)
 	}
 	return lines, nil
 }

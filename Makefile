@@ -57,9 +57,10 @@ bench: ## benchmark a full run on generated data (BENCH_EVENTS, default 1M)
 bench-10m: ## the same benchmark at 10M events
 	$(MAKE) bench BENCH_EVENTS=10000000
 
-lint: ## gofmt and go vet
+lint: ## gofmt, go vet and staticcheck (SA1019 off: the issue pins feature/s3/manager)
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.6.1 -checks 'inherit,-SA1019' ./...
 
 clean: ## remove build outputs and the sample
 	rm -rf bin $(SAMPLE)

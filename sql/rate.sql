@@ -83,7 +83,9 @@ WITH firsts AS (
              ELSE 0 END AS BIGINT) AS credits_e4
     FROM b
 )
-SELECT c2.*,
+-- only what funding, statuses and counts need: a narrow table is cheap to write
+SELECT lid, event_id, tenant_no, tenant_id, user_id, occurred_at, frozen, rate_card_version,
+    kind, preview, allowance, rate_reason, blocks_e4, per_block_e4, credits_e4,
     CASE WHEN frozen THEN NULL
          WHEN tenant_no IS NULL THEN 'unknown_tenant'
          WHEN occurred_at < service_from OR occurred_at >= service_until THEN 'outside_service_period'
@@ -122,7 +124,8 @@ CREATE OR REPLACE TEMP TABLE fund_input AS
 WITH ok AS (
     SELECT c.*, p.period_idx AS natural_idx, p.was_final AS natural_final
     FROM checked c
-    ASOF JOIN cfg_periods p ON p.tenant_no = c.tenant_no AND c.occurred_at >= p.start_at
+    -- periods are few per tenant: a range join beats an ASOF join, which sorts every event
+    JOIN cfg_periods p ON p.tenant_no = c.tenant_no AND c.occurred_at >= p.start_at AND c.occurred_at < p.end_at
     WHERE c.reject_reason IS NULL AND NOT c.frozen
 ), first_open AS (
     SELECT tenant_no, min(period_idx) AS open_idx FROM cfg_periods WHERE NOT was_final GROUP BY tenant_no
@@ -136,8 +139,9 @@ SELECT
     rated.lid, rated.tenant_no, rated.tenant_id, rated.event_id, rated.occurred_at, rated.user_id,
     rated.billed_idx, rated.late, rated.rate_card_version, rated.rate_reason AS reason,
     coalesce(m.member_no, -1) AS member_no,
-    coalesce(pl.pool_no, -1) AS pool_no,
-    pl.pool AS allowance_pool,
+    -- a preview uses no allowance
+    coalesce(CASE WHEN rated.kind = 'per_unit' AND NOT rated.preview THEN pl.pool_no END, -1) AS pool_no,
+    CASE WHEN rated.kind = 'per_unit' AND NOT rated.preview THEN pl.pool END AS allowance_pool,
     rated.blocks_e4, rated.per_block_e4, rated.credits_e4,
     false AS frozen,
     0::BIGINT AS f_allowance_e4, 0::BIGINT AS f_plan_e4, 0::BIGINT AS f_bank_e4,
@@ -145,7 +149,6 @@ SELECT
 FROM rated
 LEFT JOIN cfg_members m ON m.tenant_id = rated.tenant_id AND m.user_id = rated.user_id
 LEFT JOIN cfg_pools pl ON pl.tenant_id = rated.tenant_id AND pl.pool = rated.allowance
-    AND rated.kind = 'per_unit' AND NOT rated.preview
 UNION ALL
 SELECT c.lid, t.tenant_no, fe.tenant_id, fe.event_id, fe.occurred_at, fe.user_id,
     p.period_idx, fe.late, fe.rate_card_version, fe.reason,

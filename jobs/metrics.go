@@ -91,7 +91,7 @@ func NewMetrics(now func() time.Time) *Metrics {
 			Name: "creditmeter_last_run_succeeded", Help: "1 when the last finished run succeeded.",
 		}),
 	}
-	for _, o := range []string{OutcomeSucceeded, OutcomeFailed, OutcomeTimeout, OutcomeAborted} {
+	for _, o := range []string{OutcomeSucceeded, OutcomeFailed, OutcomeTimeout, OutcomeAborted, OutcomeLocked} {
 		m.runs.WithLabelValues(o) // export zeros
 	}
 	m.reg.MustRegister(m.runs, m.duration, m.skipped, m.objects, m.events, m.quarantined, m.credits,
@@ -120,6 +120,9 @@ func (m *Metrics) Observe(r RunResult) {
 		}
 	}
 	m.runs.WithLabelValues(outcome).Inc()
+	if outcome == OutcomeLocked {
+		return // another process ran: readiness and totals are its business
+	}
 	m.duration.Observe(r.Duration.Seconds())
 	end := m.now()
 	m.lastRun.Set(float64(end.UnixNano()) / 1e9)

@@ -150,3 +150,18 @@ func TestMetricsAndReadiness(t *testing.T) {
 		t.Logf("/metrics:\n%s", body)
 	}
 }
+
+// TestLockedRunLeavesReadiness: a run that found another run holding the lock did nothing;
+// it is counted as locked and does not change readiness.
+func TestLockedRunLeavesReadiness(t *testing.T) {
+	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	m := jobs.NewMetrics(func() time.Time { return now })
+	// Given a successful run
+	m.Observe(jobs.RunResult{Outcome: jobs.OutcomeSucceeded, Duration: time.Second})
+	// When a later run finds the lock held
+	m.Observe(jobs.RunResult{Outcome: jobs.OutcomeLocked})
+	// Then the process is still ready
+	if ok, why := m.Ready(time.Hour); !ok {
+		t.Fatalf("not ready after a locked run: %s", why)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/creditmeter/creditmeter/pipeline/aggregate"
@@ -19,6 +20,7 @@ import (
 	"github.com/creditmeter/creditmeter/pipeline/publish"
 	"github.com/creditmeter/creditmeter/pipeline/pull"
 	"github.com/creditmeter/creditmeter/pipeline/rate"
+	"github.com/creditmeter/creditmeter/pipeline/snapshot"
 	"github.com/creditmeter/creditmeter/pipeline/warehouse"
 	"github.com/creditmeter/creditmeter/schemas"
 )
@@ -314,6 +316,11 @@ func (r *Runner) Run(ctx context.Context, o Options) (m *Manifest, err error) {
 	if err := up.PutBytes(ctx, "runs/"+m.RunID+".json", append(data, '\n')); err != nil {
 		return m, err
 	}
+	if p := r.cfg.Analytics.LocalCopy; p != "" {
+		if err := snapshot.Install(filepath.Join(outDir, filepath.FromSlash(snapshot.DBKey)), r.cfg.Resolve(p)); err != nil {
+			log.Warn("analytics local copy not replaced", "path", r.cfg.Resolve(p), "err", err)
+		}
+	}
 	log.Info("run done", "lines_read", rec.LinesRead, "accepted", rec.Accepted, "quarantined", rec.Quarantined,
 		"duplicates", rec.Duplicates, "outputs", len(m.Outputs), "output", out.String())
 	return m, nil
@@ -409,6 +416,12 @@ func (r *Runner) finalizeAndRender(ctx context.Context, conn *sql.Conn, m *Manif
 		}
 		files, err := publish.Render(ctx, conn, outDir, m.RunID)
 		if err != nil {
+			return err
+		}
+		if _, err := snapshot.Write(ctx, conn, outDir); err != nil {
+			return err
+		}
+		if files, err = publish.List(outDir); err != nil {
 			return err
 		}
 		m.Outputs = files

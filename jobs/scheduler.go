@@ -48,7 +48,7 @@ type RunResult struct {
 	Duration time.Duration
 	Manifest *Manifest // may be nil or partial when Err is set
 	Err      error
-	Outcome  string // OutcomeSucceeded, OutcomeFailed, OutcomeTimeout or OutcomeAborted
+	Outcome  string // OutcomeSucceeded, OutcomeFailed, OutcomeTimeout, OutcomeAborted or OutcomeLocked
 }
 
 // Run outcomes (the `outcome` label of creditmeter_runs_total).
@@ -57,6 +57,7 @@ const (
 	OutcomeFailed    = "failed"
 	OutcomeTimeout   = "timeout"
 	OutcomeAborted   = "aborted" // cancelled by shutdown
+	OutcomeLocked    = "locked"  // another run (another daemon) held the lock: nothing done
 )
 
 // ErrShutdownTimeout is returned when a run aborted at the shutdown deadline did not
@@ -273,9 +274,14 @@ func (s *Scheduler) Serve(ctx context.Context) error {
 	}
 	s.log.Info("scheduler started", "schedules", s.specs, "next", s.Next(s.clock.Now()),
 		"run_timeout", s.runTimeout, "shutdown_timeout", s.shutdownTimeout)
+	var last time.Time
 	for {
 		now := s.clock.Now()
-		next := s.Next(now)
+		from := now
+		if from.Before(last) { // the wall clock stepped back: never fire a tick twice
+			from = last
+		}
+		next := s.Next(from)
 		if next.IsZero() {
 			s.log.Warn("no further scheduled run")
 			<-ctx.Done()
@@ -289,6 +295,7 @@ func (s *Scheduler) Serve(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return s.Shutdown()
 		}
+		last = next
 		s.Tick(next)
 	}
 }
@@ -372,6 +379,8 @@ func (s *Scheduler) executeResult(ctx context.Context, tick time.Time, done chan
 	res = RunResult{Tick: tick, Start: start, Duration: s.clock.Now().Sub(start), Manifest: m, Err: err, Outcome: OutcomeSucceeded}
 	switch {
 	case err == nil:
+	case errors.Is(err, ErrLocked):
+		res.Outcome, res.Err = OutcomeLocked, nil
 	case errors.Is(context.Cause(ctx), errAborted):
 		res.Outcome = OutcomeAborted
 	case errors.Is(tctx.Err(), context.DeadlineExceeded):

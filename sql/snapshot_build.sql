@@ -4,24 +4,17 @@
 -- Outputs: tables data.events, data.rated_events, data.period_usage, data.invoices,
 -- data.quarantine and the documented views events, rated_events, period_usage, invoices,
 -- quarantine over them. No personal data: users appear by user_id only.
--- The tables are sorted again here (the connection has one thread) so that the file's
--- layout does not depend on how the staged Parquet was cut into row groups: the same run
--- gives a byte-identical file.
+-- The connection has one thread: rows keep the staged files' order.
 CREATE SCHEMA data;
 
-CREATE TABLE data.events AS
-SELECT * FROM read_parquet('{{stage}}/events.parquet') ORDER BY object_key, line_no;
-CREATE TABLE data.rated_events AS
-SELECT * FROM read_parquet('{{stage}}/rated_events.parquet') ORDER BY tenant_id, billed_period_start, occurred_at, event_id;
-CREATE TABLE data.period_usage AS
-SELECT * FROM read_parquet('{{stage}}/period_usage.parquet') ORDER BY tenant_id, period_start;
-CREATE TABLE data.invoices AS
-SELECT * FROM read_parquet('{{stage}}/invoices.parquet') ORDER BY year, seq;
-CREATE TABLE data.quarantine AS
-SELECT * FROM read_parquet('{{stage}}/quarantine.parquet') ORDER BY object_key, line_no;
+CREATE TABLE data.events AS SELECT * FROM read_parquet('{{stage}}/events.parquet');
+CREATE TABLE data.rated_events AS SELECT * FROM read_parquet('{{stage}}/rated_events.parquet');
+CREATE TABLE data.period_usage AS SELECT * FROM read_parquet('{{stage}}/period_usage.parquet');
+CREATE TABLE data.invoices AS SELECT * FROM read_parquet('{{stage}}/invoices.parquet');
+CREATE TABLE data.quarantine AS SELECT * FROM read_parquet('{{stage}}/quarantine.parquet');
 
 CREATE VIEW events AS SELECT * FROM data.events;
-COMMENT ON VIEW events IS 'Every stored event line (all runs), parsed, without personal data or raw text. status: accepted (billed), quarantined (see reason, field), duplicate (an exact repeat of an earlier line), unbilled. One row per line, by object_key and line_no.';
+COMMENT ON VIEW events IS 'Every stored event line (all runs), parsed, without personal data or raw text. status: accepted (billed), quarantined (see reason, field), duplicate (an exact repeat of an earlier line), unbillable (accepted but in no billing period). One row per line, by object_key and line_no.';
 
 CREATE VIEW rated_events AS SELECT * FROM data.rated_events;
 COMMENT ON VIEW rated_events IS 'One row per accepted event: credits rated and their split across buckets (allowance units, plan, bank, exceeding, blocked), the billed period (tenant-local dates, end exclusive), rate-card version, reason, and the late flag. As ledger/rated_events.parquet, plus event_type.';

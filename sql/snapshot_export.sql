@@ -10,7 +10,7 @@ COPY (
     SELECT l.key AS object_key, l.line_no, l.fmt AS format, l.event_id, l.occurred_at, l.tenant_id,
         l.domain_name, l.user_id, l.event_type, l.event_value, l.event_unit, l.preview,
         l.attributes,
-        coalesce(ls.status, CASE WHEN re.lid IS NULL THEN 'unbilled' ELSE 'accepted' END) AS status,
+        coalesce(ls.status, CASE WHEN re.lid IS NULL THEN 'unbillable' ELSE 'accepted' END) AS status,
         ls.reason, ls.field, re.billed_period_start
     FROM lines l
     LEFT JOIN line_status ls ON ls.lid = l.rowid

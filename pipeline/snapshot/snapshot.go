@@ -76,7 +76,9 @@ func Write(ctx context.Context, conn *sql.Conn, dir string) ([]string, error) {
 // build makes the snapshot database at path from the staged Parquet files, then exports
 // its ledger views to parquetDir.
 func build(ctx context.Context, path, stage, parquetDir string) (err error) {
-	db, err := sql.Open("duckdb", path+"?autoinstall_known_extensions=false&autoload_known_extensions=true&threads=1")
+	// One thread: the file comes out the same for the same data, and the build streams.
+	// Its own memory bound, beside the run's warehouse in the same process.
+	db, err := sql.Open("duckdb", path+"?autoinstall_known_extensions=false&autoload_known_extensions=true&threads=1&memory_limit=2GB")
 	if err != nil {
 		return fmt.Errorf("snapshot: create %s: %w", path, err)
 	}

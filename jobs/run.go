@@ -14,8 +14,10 @@ import (
 	"time"
 
 	"github.com/creditmeter/creditmeter/pipeline/aggregate"
+	"github.com/creditmeter/creditmeter/pipeline/documents"
 	"github.com/creditmeter/creditmeter/pipeline/fund"
 	"github.com/creditmeter/creditmeter/pipeline/load"
+	"github.com/creditmeter/creditmeter/pipeline/notify"
 	"github.com/creditmeter/creditmeter/pipeline/objstore"
 	"github.com/creditmeter/creditmeter/pipeline/publish"
 	"github.com/creditmeter/creditmeter/pipeline/pull"
@@ -304,6 +306,22 @@ func (r *Runner) Run(ctx context.Context, o Options) (m *Manifest, err error) {
 	}); err != nil {
 		return m, err
 	}
+	// Delivery follows the commit, and the outbox is rendered again so that it shows this
+	// run's delivery state (a re-run with nothing new then rewrites the same bytes).
+	if sender := notify.NewSMTPSender(r.cfg.SMTP); sender != nil {
+		sent, failed, err := notify.Deliver(ctx, conn, r.cfg, sender, now, log)
+		if err != nil {
+			log.Warn("notification delivery state not recorded; retried on the next run", "err", err)
+		} else {
+			log.Info("notifications delivered", "sent", sent, "failed", failed)
+		}
+		if err := notify.Render(ctx, conn, outDir); err != nil {
+			return m, err
+		}
+		if m.Outputs, err = publish.List(outDir); err != nil {
+			return m, err
+		}
+	}
 	up := &publish.Uploader{Store: out, Log: log}
 	if err := up.Upload(ctx, outDir, m.Outputs); err != nil {
 		return m, err
@@ -416,6 +434,15 @@ func (r *Runner) finalizeAndRender(ctx context.Context, conn *sql.Conn, m *Manif
 		}
 		files, err := publish.Render(ctx, conn, outDir, m.RunID)
 		if err != nil {
+			return err
+		}
+		if err := documents.Write(ctx, conn, outDir, r.cfg, now); err != nil {
+			return err
+		}
+		if err := notify.Record(ctx, conn, r.cfg, m.RunSeq); err != nil {
+			return err
+		}
+		if err := notify.Render(ctx, conn, outDir); err != nil {
 			return err
 		}
 		if _, err := snapshot.Write(ctx, conn, outDir); err != nil {

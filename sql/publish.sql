@@ -1,8 +1,9 @@
 -- publish.sql: write the run's outputs into a staging directory (FORMATS.md, "Outputs").
 -- Inputs: period_calc, rated_events, lines, line_status, users_current, invoices,
 -- cfg_tenants; {{out}} is the staging directory, {{run_id}} the run id.
--- Outputs: files under {{out}}; per-tenant and per-invoice files are written partitioned
--- under {{out}}/_parts and renamed into place by pipeline/publish.
+-- Outputs: files under {{out}}; per-tenant files are written partitioned under
+-- {{out}}/_parts and renamed into place by pipeline/publish. The invoice documents and the
+-- tenant workbooks are pipeline/documents' (sql/documents_*.sql).
 COPY (
     SELECT tenant_id, strftime(period_start, '%Y-%m-%d') AS period_start,
         strftime(period_end, '%Y-%m-%d') AS period_end,
@@ -66,16 +67,8 @@ COPY (
     FROM invoices ORDER BY year, seq
 ) TO '{{out}}/invoices/register.csv' (FORMAT csv, HEADER);
 
-COPY (
-    SELECT i.invoice_number, i.invoice_number AS number, strftime(i.issued_on, '%Y-%m-%d') AS invoice_date,
-        i.tenant_id, coalesce(t.tenant_name, i.tenant_id) AS customer,
-        strftime(i.period_start, '%Y-%m-%d') AS period_start, strftime(i.period_end, '%Y-%m-%d') AS period_end,
-        i.currency, 'Exceeding AI credits' AS description, fmt_dec(i.exceeding_credits) AS quantity,
-        fmt_dec(i.price_per_credit) AS unit_price, printf('%.2f', i.amount) AS amount,
-        printf('%.2f', i.amount) AS total
-    FROM invoices i LEFT JOIN cfg_tenants t ON t.tenant_id = i.tenant_id
-    ORDER BY i.year, i.seq
-) TO '{{out}}/_parts/invoices' (FORMAT csv, HEADER, PARTITION_BY (invoice_number), FILENAME_PATTERN 'part', OVERWRITE_OR_IGNORE);
+-- invoices/{invoice_number}.csv and .xlsx are rendered by pipeline/documents
+-- (sql/documents_invoices.sql), after this file.
 
 COPY (
     SELECT l.key AS object_key, l.line_no AS line, ls.reason, ls.field, l.event_id, l.raw

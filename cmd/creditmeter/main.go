@@ -38,6 +38,7 @@ usage:
   creditmeter run      --config FILE [--source S] [--output O] [--warehouse W] [--now RFC3339]
   creditmeter serve    --config FILE [--once]
   creditmeter query    --warehouse W [--format table|csv] "SQL"
+  creditmeter invoices --config FILE [--output O] [--period YYYY-MM] [--tenant ID] --out DIR [--format xlsx|csv|both]
   creditmeter generate --events N --tenants T --out DIR [--seed S]
   creditmeter version
 
@@ -58,6 +59,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdServe(ctx, args[1:], stdout, stderr)
 	case "query":
 		return cmdQuery(ctx, args[1:], stdout, stderr)
+	case "invoices":
+		return cmdInvoices(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "creditmeter", version)
 		return exitOK

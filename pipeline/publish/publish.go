@@ -33,8 +33,9 @@ type File struct {
 	Uploaded bool `json:"uploaded"`
 }
 
-// Render writes every output of the run into dir (publish.sql) and moves the partitioned
-// per-tenant and per-invoice files to their FORMATS.md names. It returns the files, sorted
+// Render writes the run's outputs into dir (publish.sql) and moves the partitioned
+// per-tenant files to their FORMATS.md names. The invoice documents and the tenant
+// workbooks are written by pipeline/documents after it. It returns the files, sorted
 // by key.
 func Render(ctx context.Context, conn *sql.Conn, dir, runID string) ([]File, error) {
 	for _, sub := range []string{"ledger", "invoices", "quarantine", "_parts"} {
@@ -58,7 +59,6 @@ func Render(ctx context.Context, conn *sql.Conn, dir, runID string) ([]File, err
 		{"restricted", func(v map[string]string) string {
 			return "restricted/usage/" + v["tenant_id"] + "/" + v["period_start"] + "_ai_credits_usage.csv"
 		}},
-		{"invoices", func(v map[string]string) string { return "invoices/" + v["invoice_number"] + ".csv" }},
 	}
 	for _, m := range moves {
 		root := filepath.Join(dir, "_parts", m.part)

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// invoiceStore writes an output store holding a register of three invoices and their
+// documents.
+func invoiceStore(t *testing.T) string {
+	t.Helper()
+	store := t.TempDir()
+	files := map[string]string{
+		"invoices/register.csv": "invoice_number,tenant_id,period_start,period_end,currency,exceeding_credits,price_per_credit,amount\n" +
+			"INV-2026-000001,beta-rome,2026-01-01,2026-02-01,EUR,217.025,0.04,8.68\n" +
+			"INV-2026-000002,alpha-la,2026-01-01,2026-02-01,USD,487,0.04,19.48\n" +
+			"INV-2026-000003,beta-rome,2026-02-01,2026-03-01,EUR,9,0.04,0.36\n",
+	}
+	for _, n := range []string{"INV-2026-000001", "INV-2026-000002", "INV-2026-000003"} {
+		files["invoices/"+n+".csv"] = "csv of " + n
+		files["invoices/"+n+".xlsx"] = "xlsx of " + n
+	}
+	for k, v := range files {
+		p := filepath.Join(store, filepath.FromSlash(k))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(v), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return store
+}
+
+func listDir(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestInvoicesPull(t *testing.T) {
+	cfg := filepath.Join("..", "..", "fixtures", "acceptance", "01-worked-example", "creditmeter.yaml")
+	store := invoiceStore(t)
+	cases := []struct {
+		name     string
+		args     []string
+		files    []string
+		register []string // invoice numbers in the pulled register
+	}{
+		{"all, both formats", nil,
+			[]string{"INV-2026-000001.csv", "INV-2026-000001.xlsx", "INV-2026-000002.csv", "INV-2026-000002.xlsx", "INV-2026-000003.csv", "INV-2026-000003.xlsx", "register.csv"},
+			[]string{"INV-2026-000001", "INV-2026-000002", "INV-2026-000003"}},
+		{"by period", []string{"--period", "2026-01"},
+			[]string{"INV-2026-000001.csv", "INV-2026-000001.xlsx", "INV-2026-000002.csv", "INV-2026-000002.xlsx", "register.csv"},
+			[]string{"INV-2026-000001", "INV-2026-000002"}},
+		{"by tenant, xlsx", []string{"--tenant", "beta-rome", "--format", "xlsx"},
+			[]string{"INV-2026-000001.xlsx", "INV-2026-000003.xlsx", "register.csv"},
+			[]string{"INV-2026-000001", "INV-2026-000003"}},
+		{"by period and tenant, csv", []string{"--tenant", "beta-rome", "--period", "2026-02", "--format", "csv"},
+			[]string{"INV-2026-000003.csv", "register.csv"},
+			[]string{"INV-2026-000003"}},
+		{"nothing matches", []string{"--tenant", "nobody"}, []string{"register.csv"}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "pulled")
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"invoices", "--config", cfg, "--output", store, "--out", out}, c.args...)
+			if code := run(context.Background(), args, &stdout, &stderr); code != exitOK {
+				t.Fatalf("exit %d: %s", code, stderr.String())
+			}
+			if got := listDir(t, out); strings.Join(got, " ") != strings.Join(c.files, " ") {
+				t.Errorf("files %v, want %v", got, c.files)
+			}
+			reg, err := os.ReadFile(filepath.Join(out, "register.csv"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(strings.TrimSpace(string(reg)), "\n")
+			if lines[0] != "invoice_number,tenant_id,period_start,period_end,currency,exceeding_credits,price_per_credit,amount" {
+				t.Errorf("register header %q", lines[0])
+			}
+			var nums []string
+			for _, l := range lines[1:] {
+				nums = append(nums, strings.SplitN(l, ",", 2)[0])
+			}
+			if strings.Join(nums, " ") != strings.Join(c.register, " ") {
+				t.Errorf("register rows %v, want %v", nums, c.register)
+			}
+			for _, f := range c.files {
+				if f == "register.csv" {
+					continue
+				}
+				b, _ := os.ReadFile(filepath.Join(out, f))
+				ext := filepath.Ext(f)
+				if want := ext[1:] + " of " + strings.TrimSuffix(f, ext); string(b) != want {
+					t.Errorf("%s holds %q, want %q", f, b, want)
+				}
+			}
+		})
+	}
+}
+
+func TestInvoicesPullErrors(t *testing.T) {
+	cfg := filepath.Join("..", "..", "fixtures", "acceptance", "01-worked-example", "creditmeter.yaml")
+	store := invoiceStore(t)
+	if err := os.Remove(filepath.Join(store, "invoices", "INV-2026-000002.xlsx")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"no --out", []string{"invoices", "--config", cfg}, exitUsage},
+		{"bad period", []string{"invoices", "--config", cfg, "--output", store, "--out", t.TempDir(), "--period", "2026-13"}, exitUsage},
+		{"bad format", []string{"invoices", "--config", cfg, "--output", store, "--out", t.TempDir(), "--format", "pdf"}, exitUsage},
+		{"missing document", []string{"invoices", "--config", cfg, "--output", store, "--out", t.TempDir()}, exitFailed},
+		{"no register", []string{"invoices", "--config", cfg, "--output", t.TempDir(), "--out", t.TempDir()}, exitFailed},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if code := run(context.Background(), c.args, &stdout, &stderr); code != c.code {
+				t.Errorf("exit %d, want %d: %s", code, c.code, stderr.String())
+			}
+		})
+	}
+}

@@ -1,0 +1,204 @@
+// Package documents renders the finance and customer documents of a run into its staging
+// directory: one workbook per tenant (usage/{tenant}/ai_credits.xlsx) and, for every issued
+// invoice, invoices/{invoice_number}.xlsx and .csv (FORMATS.md, "Outputs"; issue 4).
+//
+// The numbers come from the run's temporary tables through sql/documents_*.sql, as exact
+// decimal text. Money and credits stay shopspring/decimal values until the very moment a
+// number is put into a spreadsheet cell, where excelize only takes float64 (see num); every
+// sum and every rounding is done before that, in DuckDB DECIMAL arithmetic.
+//
+// Every document is byte-stable: the same data gives the same bytes, because document
+// properties carry fixed timestamps (an invoice's issue date; a constant for the tenant
+// workbooks) and nothing else in the files depends on the clock.
+package documents
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/creditmeter/creditmeter/pipeline/warehouse"
+	"github.com/creditmeter/creditmeter/schemas"
+)
+
+// WorkbookKey is the output key of a tenant's workbook.
+func WorkbookKey(tenantID string) string { return "usage/" + tenantID + "/ai_credits.xlsx" }
+
+// InvoiceKey is the output key of an invoice document; ext is "xlsx" or "csv".
+func InvoiceKey(number, ext string) string { return "invoices/" + number + "." + ext }
+
+// Write renders the tenant workbooks and the invoice documents into dir. It runs on the
+// run's connection inside the render transaction, after publish.Render (it reads the temp
+// tables period_calc, rated_events, cfg_tenants, cfg_periods and the tables lines and
+// invoices). now is the run's clock: it picks each tenant's current period; it is never
+// written into a document, so re-runs with no new input give the same bytes.
+func Write(ctx context.Context, conn *sql.Conn, dir string, cfg *schemas.Config, now time.Time) error {
+	periods, err := readPeriods(ctx, conn, now)
+	if err != nil {
+		return err
+	}
+	used, err := readAllowanceUse(ctx, conn)
+	if err != nil {
+		return err
+	}
+	for i := range cfg.Tenants {
+		t := &cfg.Tenants[i]
+		ps := periods[t.ID]
+		if len(ps) == 0 {
+			continue
+		}
+		path := filepath.Join(dir, filepath.FromSlash(WorkbookKey(t.ID)))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return fmt.Errorf("documents: %w", err)
+		}
+		if err := writeWorkbook(ctx, conn, path, t, ps, used[t.ID]); err != nil {
+			return fmt.Errorf("documents: workbook of %s: %w", t.ID, err)
+		}
+	}
+	invoices, err := readInvoices(ctx, conn)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "invoices"), 0o755); err != nil {
+		return fmt.Errorf("documents: %w", err)
+	}
+	for _, inv := range invoices {
+		if err := writeInvoice(dir, cfg.Issuer, inv); err != nil {
+			return fmt.Errorf("documents: invoice %s: %w", inv.Number, err)
+		}
+	}
+	return nil
+}
+
+// period is one row of documents_periods.sql.
+type period struct {
+	Start, End         string // YYYY-MM-DD, End exclusive
+	Final, Current     bool
+	CreditsPlan        decimal.Decimal
+	PlanUsed, BankUsed decimal.Decimal
+	BankRemaining      decimal.Decimal
+	Exceeding, Blocked decimal.Decimal
+	AllowanceUsed      decimal.Decimal
+	CreditsUsed        decimal.Decimal // plan + bank + exceeding
+	Rated              decimal.Decimal // this run's rated credits of the period's events
+	Events             int64
+}
+
+func readPeriods(ctx context.Context, conn *sql.Conn, now time.Time) (map[string][]period, error) {
+	rows, err := warehouse.Query(ctx, conn, "documents_periods.sql", now.UTC())
+	if err != nil {
+		return nil, fmt.Errorf("documents: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]period{}
+	for rows.Next() {
+		var tenant string
+		var p period
+		var d [9]string
+		if err := rows.Scan(&tenant, &p.Start, &p.End, &p.Final, &p.Current,
+			&d[0], &d[1], &d[2], &d[3], &d[4], &d[5], &d[6], &d[7], &d[8], &p.Events); err != nil {
+			return nil, fmt.Errorf("documents: read periods: %w", err)
+		}
+		dst := []*decimal.Decimal{&p.CreditsPlan, &p.PlanUsed, &p.BankUsed, &p.BankRemaining,
+			&p.Exceeding, &p.Blocked, &p.AllowanceUsed, &p.CreditsUsed, &p.Rated}
+		for i, s := range d {
+			if *dst[i], err = decimal.NewFromString(s); err != nil {
+				return nil, fmt.Errorf("documents: read periods: %w", err)
+			}
+		}
+		out[tenant] = append(out[tenant], p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("documents: read periods: %w", err)
+	}
+	return out, nil
+}
+
+func readAllowanceUse(ctx context.Context, conn *sql.Conn) (map[string]map[string]decimal.Decimal, error) {
+	rows, err := warehouse.Query(ctx, conn, "documents_allowances.sql")
+	if err != nil {
+		return nil, fmt.Errorf("documents: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]map[string]decimal.Decimal{}
+	for rows.Next() {
+		var tenant, pool, units string
+		if err := rows.Scan(&tenant, &pool, &units); err != nil {
+			return nil, fmt.Errorf("documents: read allowance use: %w", err)
+		}
+		d, err := decimal.NewFromString(units)
+		if err != nil {
+			return nil, fmt.Errorf("documents: read allowance use: %w", err)
+		}
+		if out[tenant] == nil {
+			out[tenant] = map[string]decimal.Decimal{}
+		}
+		out[tenant][pool] = d
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("documents: read allowance use: %w", err)
+	}
+	return out, nil
+}
+
+// invoice is one issued invoice with its lines (documents_invoices.sql).
+type invoice struct {
+	Number, Date, TenantID, Customer string
+	PeriodStart, PeriodEnd, Currency string
+	Total, RegisterAmount            string // 2 places
+	Lines                            []invoiceLine
+}
+
+type invoiceLine struct {
+	No                          int64
+	Description                 string
+	PeriodStart, PeriodEnd      string
+	Quantity, UnitPrice, Amount string // plain decimals; Amount at 2 places
+}
+
+func readInvoices(ctx context.Context, conn *sql.Conn) ([]*invoice, error) {
+	rows, err := warehouse.Query(ctx, conn, "documents_invoices.sql")
+	if err != nil {
+		return nil, fmt.Errorf("documents: %w", err)
+	}
+	defer rows.Close()
+	var out []*invoice
+	for rows.Next() {
+		var h invoice
+		var l invoiceLine
+		if err := rows.Scan(&h.Number, &h.Date, &h.TenantID, &h.Customer, &h.PeriodStart, &h.PeriodEnd,
+			&h.Currency, &l.No, &l.Description, &l.PeriodStart, &l.PeriodEnd, &l.Quantity, &l.UnitPrice,
+			&l.Amount, &h.Total, &h.RegisterAmount); err != nil {
+			return nil, fmt.Errorf("documents: read invoices: %w", err)
+		}
+		if n := len(out); n == 0 || out[n-1].Number != h.Number {
+			out = append(out, &h)
+		}
+		cur := out[len(out)-1]
+		cur.Lines = append(cur.Lines, l)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("documents: read invoices: %w", err)
+	}
+	return out, nil
+}
+
+// num converts an exact decimal to the float64 that excelize stores in a cell. This is the
+// one place where a money or credit amount becomes binary floating point, at the last
+// moment, after every computation was done exactly; the values have at most 6 decimal places
+// and well under 15 significant digits, so the cell shows exactly the decimal.
+func num(d decimal.Decimal) float64 { return d.InexactFloat64() }
+
+// numText is num for exact decimal text from SQL.
+func numText(s string) (float64, error) {
+	d, err := decimal.NewFromString(s)
+	if err != nil {
+		return 0, err
+	}
+	return num(d), nil
+}

@@ -1,0 +1,486 @@
+package documents_test
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"flag"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"github.com/xuri/excelize/v2"
+
+	"github.com/creditmeter/creditmeter/pipeline/documents"
+	"github.com/creditmeter/creditmeter/pipeline/publish"
+	"github.com/creditmeter/creditmeter/pipeline/warehouse"
+	"github.com/creditmeter/creditmeter/schemas"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files from the current outputs")
+
+// render writes the documents of a prepared fixture into a new directory and returns the
+// files by key.
+func render(t *testing.T, fx *fixture) (string, map[string][]byte) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := documents.Write(context.Background(), fx.conn, dir, fx.cfg, fx.now); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		b, err := os.ReadFile(p)
+		files[filepath.ToSlash(rel)] = b
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, files
+}
+
+func keys(m map[string][]byte) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// checkGolden compares the invoice CSVs with testdata/golden/{case}.
+func checkGolden(t *testing.T, caseName string, files map[string][]byte) {
+	t.Helper()
+	golden := filepath.Join("testdata", "golden", caseName)
+	got := map[string][]byte{}
+	for k, v := range files {
+		if strings.HasSuffix(k, ".csv") {
+			got[k] = v
+		}
+	}
+	if *update {
+		if err := os.RemoveAll(golden); err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range got {
+			p := filepath.Join(golden, filepath.FromSlash(k))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, v, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return
+	}
+	want := map[string][]byte{}
+	err := filepath.WalkDir(golden, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(golden, p)
+		b, err := os.ReadFile(p)
+		want[filepath.ToSlash(rel)] = b
+		return err
+	})
+	if err != nil {
+		t.Fatalf("read golden files (run with -update to create them): %v", err)
+	}
+	for k, w := range want {
+		if g, ok := got[k]; !ok {
+			t.Errorf("%s: not produced", k)
+		} else if !bytes.Equal(g, w) {
+			t.Errorf("%s differs from golden:\n--- got\n%s\n--- want\n%s", k, g, w)
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("%s: produced but not in golden files", k)
+		}
+	}
+}
+
+func open(t *testing.T, b []byte) *excelize.File {
+	t.Helper()
+	f, err := excelize.OpenReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// cell returns a cell's formatted and raw values.
+func cell(t *testing.T, f *excelize.File, sheet, ref string) (string, string) {
+	t.Helper()
+	v, err := f.GetCellValue(sheet, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := f.GetCellValue(sheet, ref, excelize.Options{RawCellValue: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v, raw
+}
+
+func wantCell(t *testing.T, f *excelize.File, sheet, ref, raw string) {
+	t.Helper()
+	if _, got := cell(t, f, sheet, ref); got != raw {
+		t.Errorf("%s!%s = %q, want %q", sheet, ref, got, raw)
+	}
+}
+
+func wantFmt(t *testing.T, f *excelize.File, sheet, ref, numFmt string) {
+	t.Helper()
+	id, err := f.GetCellStyle(sheet, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := f.GetStyle(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ""
+	if st.CustomNumFmt != nil {
+		got = *st.CustomNumFmt
+	}
+	if got != numFmt {
+		t.Errorf("%s!%s number format %q, want %q", sheet, ref, got, numFmt)
+	}
+}
+
+// zipEntry reads one part of an xlsx package.
+func zipEntry(t *testing.T, b []byte, name string) string {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range zr.File {
+		if f.Name == name {
+			rc, err := f.Open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rc.Close()
+			data, err := io.ReadAll(rc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(data)
+		}
+	}
+	t.Fatalf("no %s in the package", name)
+	return ""
+}
+
+var formulaRe = regexp.MustCompile(`<f>([^<]*)</f>`)
+
+// chartRefs lists the cell references of a chart part, in order.
+func chartRefs(t *testing.T, b []byte) []string {
+	t.Helper()
+	var out []string
+	for _, m := range formulaRe.FindAllStringSubmatch(zipEntry(t, b, "xl/charts/chart1.xml"), -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
+func TestWorkedExample(t *testing.T) {
+	fx := prepare(t, "01-worked-example", func(cfg *schemas.Config) {
+		cfg.Issuer = schemas.Issuer{Name: "Example Learning Pty Ltd", Address: "1 Example St, Sydney", TaxID: "ABN 00 000 000 000"}
+	})
+	_, files := render(t, fx)
+	if got, want := strings.Join(keys(files), " "), "invoices/INV-2026-000001.csv invoices/INV-2026-000001.xlsx usage/acme/ai_credits.xlsx"; got != want {
+		t.Fatalf("files %s, want %s", got, want)
+	}
+	checkGolden(t, "01-worked-example", files)
+
+	// Byte-stable: the same data renders to the same bytes; invoices do not depend on the clock.
+	_, again := render(t, fx)
+	for k, b := range files {
+		if !bytes.Equal(b, again[k]) {
+			t.Errorf("%s: a second render differs", k)
+		}
+	}
+	jan := *fx
+	jan.now = time.Date(2026, 1, 20, 0, 0, 0, 0, time.UTC)
+	_, janFiles := render(t, &jan)
+	for _, k := range []string{"invoices/INV-2026-000001.csv", "invoices/INV-2026-000001.xlsx"} {
+		if !bytes.Equal(files[k], janFiles[k]) {
+			t.Errorf("%s: depends on the run's clock", k)
+		}
+	}
+	if core := zipEntry(t, files["usage/acme/ai_credits.xlsx"], "docProps/core.xml"); !strings.Contains(core, "2026-01-01T00:00:00Z") {
+		t.Errorf("workbook core properties without the fixed time: %s", core)
+	}
+	if core := zipEntry(t, files["invoices/INV-2026-000001.xlsx"], "docProps/core.xml"); !strings.Contains(core, "2026-03-10T00:00:00Z") {
+		t.Errorf("invoice core properties without the invoice date: %s", core)
+	}
+
+	// The tenant workbook, with January (the worked example's month) as the current period.
+	wb := open(t, janFiles["usage/acme/ai_credits.xlsx"])
+	if got := strings.Join(wb.GetSheetList(), "|"); got != "Plan|Current period|History|Chart|Events" {
+		t.Fatalf("sheets %s", got)
+	}
+	for _, c := range []struct{ sheet, ref, raw, fmt string }{
+		{"Plan", "B3", "Acme Learning", ""},
+		{"Plan", "B4", "acme", ""},
+		{"Plan", "B5", "2026-01-01 to 2026-12-31", ""},
+		{"Plan", "B8", "100", documentsFmtCredits},
+		{"Plan", "B9", "Overage: exceeding credits are invoiced", ""},
+		{"Plan", "B10", "0.05", `"EUR "#,##0.00####`},
+		{"Plan", "B11", "150", documentsFmtCredits},
+		{"Plan", "B12", "0", documentsFmtCredits},
+		{"Plan", "A16", "PO-1", ""},
+		{"Plan", "A19", "video_minutes", ""},
+		{"Plan", "B19", "included", ""},
+		{"Plan", "C19", "2", ""},
+		{"Plan", "D19", "2", ""},
+		{"Plan", "E19", "0", ""},
+		{"Current period", "B3", "2026-01-01 to 2026-01-31", ""},
+		{"Current period", "B4", "Final", ""},
+		{"Current period", "B5", "100", documentsFmtCredits},
+		{"Current period", "B6", "100", documentsFmtCredits},
+		{"Current period", "B8", "150", documentsFmtCredits},
+		{"Current period", "B10", "25", documentsFmtCredits},
+		{"Current period", "B12", "275", documentsFmtCredits},
+		{"Current period", "B13", "1.1", "0.0%"},
+		{"Current period", "B14", "90%, 100%", ""},
+		{"Current period", "B15", "4", "#,##0"},
+		{"History", "A1", "Period start", ""},
+		{"History", "A2", "46023", "yyyy-mm-dd"}, // 2026-01-01
+		{"History", "C2", "final", ""},
+		{"History", "D2", "100", documentsFmtCredits},
+		{"History", "F2", "150", documentsFmtCredits},
+		{"History", "H2", "25", documentsFmtCredits},
+		{"History", "J2", "275", documentsFmtCredits},
+		{"History", "K2", "4", "#,##0"},
+		{"History", "C4", "open", ""},
+		{"History", "J4", "0", documentsFmtCredits},
+	} {
+		wantCell(t, wb, c.sheet, c.ref, c.raw)
+		if c.fmt != "" {
+			wantFmt(t, wb, c.sheet, c.ref, c.fmt)
+		}
+	}
+	tables, err := wb.GetTables("History")
+	if err != nil || len(tables) != 1 || tables[0].Range != "A1:K4" || tables[0].Name != "PeriodHistory" {
+		t.Errorf("History table %+v, %v", tables, err)
+	}
+	panes, err := wb.GetPanes("History")
+	if err != nil || !panes.Freeze || panes.YSplit != 1 {
+		t.Errorf("History panes %+v, %v", panes, err)
+	}
+	want := []string{"History!$J$1", "History!$A$2:$A$4", "History!$J$2:$J$4", "History!$D$1", "History!$A$2:$A$4", "History!$D$2:$D$4"}
+	if got := chartRefs(t, janFiles["usage/acme/ai_credits.xlsx"]); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("chart series refs %v, want %v", got, want)
+	}
+	if chart := zipEntry(t, janFiles["usage/acme/ai_credits.xlsx"], "xl/charts/chart1.xml"); !strings.Contains(chart, "<lineChart>") {
+		t.Errorf("chart is not a line chart")
+	}
+	rows, err := wb.GetRows("Events", excelize.Options{RawCellValue: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 5 { // header + chat, 2 voice (one below the threshold, rated 0), video
+		t.Errorf("events rows: %q", rows)
+	}
+	var video []string
+	for _, r := range rows[1:] {
+		if r[1] == "ai_video_presenter" {
+			video = r
+		}
+	}
+	if video == nil || video[6] != "210" || video[7] != "35" || video[8] != "150" || video[9] != "25" || video[4] != "150" || video[5] != "second" {
+		t.Errorf("video event row %q", video)
+	}
+	for _, r := range rows {
+		for _, v := range r {
+			if strings.Contains(strings.ToLower(v), "username") {
+				t.Errorf("personal data in the Events sheet: %q", r)
+			}
+		}
+	}
+	wantFmt(t, wb, "Events", "A2", "yyyy-mm-dd hh:mm:ss")
+	wantFmt(t, wb, "Events", "G2", documentsFmtCredits)
+	if v, _ := cell(t, wb, "Events", "A2"); !strings.HasPrefix(v, "2026-01-") {
+		t.Errorf("Events!A2 shows %q", v)
+	}
+
+	// The invoice workbook.
+	inv := open(t, files["invoices/INV-2026-000001.xlsx"])
+	if got := strings.Join(inv.GetSheetList(), "|"); got != "Invoice" {
+		t.Fatalf("invoice sheets %s", got)
+	}
+	for _, c := range []struct{ ref, raw, fmt string }{
+		{"A3", "Example Learning Pty Ltd", ""},
+		{"A4", "1 Example St, Sydney", ""},
+		{"A5", "Tax ID: ABN 00 000 000 000", ""},
+		{"F3", "INV-2026-000001", ""},
+		{"F4", "46091", "yyyy-mm-dd"}, // 2026-03-10
+		{"F5", "EUR", ""},
+		{"A8", "Acme Learning", ""},
+		{"B11", "2026-01-01 to 2026-01-31", ""},
+		{"A14", "Exceeding AI credits", ""},
+		{"D14", "25", documentsFmtCredits},
+		{"E14", "0.05", `"EUR "#,##0.00####`},
+		{"F14", "1.25", `"EUR "#,##0.00`},
+		{"E16", "Total EUR", ""},
+		{"F16", "1.25", `"EUR "#,##0.00`},
+	} {
+		wantCell(t, inv, "Invoice", c.ref, c.raw)
+		if c.fmt != "" {
+			wantFmt(t, inv, "Invoice", c.ref, c.fmt)
+		}
+	}
+	if v, _ := cell(t, inv, "Invoice", "F16"); v != "EUR 1.25" {
+		t.Errorf("total shows %q", v)
+	}
+}
+
+// TestLateUsageLines makes beta-rome's late January events exceed (no plan, no bank): its
+// February invoice gets a line of their own.
+func TestLateUsageLines(t *testing.T) {
+	fx := prepare(t, "05-rate-card-versions-and-late-events", func(cfg *schemas.Config) {
+		for i := range cfg.Tenants {
+			if cfg.Tenants[i].ID == "beta-rome" {
+				cfg.Tenants[i].CreditsPlan = decimal.Zero
+				cfg.Tenants[i].Bank = nil
+			}
+		}
+	})
+	_, files := render(t, fx)
+	checkGolden(t, "05-late-usage", files)
+	inv := open(t, files["invoices/INV-2026-000003.xlsx"])
+	for _, c := range []struct{ ref, raw string }{
+		{"A14", "Exceeding AI credits"}, {"D14", "39"}, {"F14", "1.56"},
+		{"A15", "Late usage from 2026-01-01 to 2026-01-31"}, {"D15", "20"}, {"F15", "0.8"},
+		{"E17", "Total EUR"}, {"F17", "2.36"},
+	} {
+		wantCell(t, inv, "Invoice", c.ref, c.raw)
+	}
+	// The lines add up to the register's quantity and amount here; in general the total is
+	// the sum of per-line roundings and may differ from the register's by a cent.
+	reg, err := os.ReadFile(filepath.Join(fx.out, "invoices", "register.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(reg), "INV-2026-000003,beta-rome,2026-02-01,2026-03-01,EUR,59,0.04,2.36") {
+		t.Errorf("register:\n%s", reg)
+	}
+
+	// February as the current period: the late events are flagged in the Events sheet.
+	feb := *fx
+	feb.now = time.Date(2026, 2, 21, 0, 0, 0, 0, time.UTC)
+	_, febFiles := render(t, &feb)
+	wb := open(t, febFiles["usage/beta-rome/ai_credits.xlsx"])
+	wantCell(t, wb, "Current period", "B3", "2026-02-01 to 2026-02-28")
+	rows, err := wb.GetRows("Events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := 0
+	for _, r := range rows[1:] {
+		if len(r) > 11 && r[11] == "late" {
+			late++
+			if !strings.HasPrefix(r[0], "2026-01-") {
+				t.Errorf("late event not from January: %q", r)
+			}
+		}
+	}
+	if late != 2 {
+		t.Errorf("%d late events in February's Events sheet, want 2", late)
+	}
+}
+
+// TestHardStop: a block tenant's workbook says so and it has no invoices.
+func TestHardStop(t *testing.T) {
+	fx := prepare(t, "03-hard-stop-and-members", nil)
+	_, files := render(t, fx)
+	checkGolden(t, "03-hard-stop-and-members", files)
+	for _, tn := range fx.cfg.Tenants {
+		b, ok := files[documents.WorkbookKey(tn.ID)]
+		if !ok {
+			t.Errorf("no workbook for %s", tn.ID)
+			continue
+		}
+		if tn.Overage.Policy == schemas.PolicyBlock {
+			wantCell(t, open(t, b), "Plan", "B9", "Hard stop: usage past the balance is blocked")
+		}
+	}
+}
+
+const documentsFmtCredits = `#,##0.00##`
+
+// TestAfterPublish renders as a run will once wired: publish.Render, then Write, in one
+// transaction on the run's connection, into the same staging directory.
+func TestAfterPublish(t *testing.T) {
+	fx := prepare(t, "04-messy-input", nil)
+	ctx := context.Background()
+	dir := t.TempDir()
+	var files []publish.File
+	err := warehouse.InTx(ctx, fx.conn, func() error {
+		if _, err := publish.Render(ctx, fx.conn, dir, "test-run"); err != nil {
+			return err
+		}
+		if err := documents.Write(ctx, fx.conn, dir, fx.cfg, fx.now); err != nil {
+			return err
+		}
+		var err error
+		files, err = publish.List(dir)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, f := range files {
+		have[f.Key] = true
+	}
+	reg, err := os.ReadFile(filepath.Join(dir, "invoices", "register.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(reg)), "\n")[1:]
+	if len(lines) == 0 {
+		t.Fatal("no invoices in case 04")
+	}
+	for _, l := range lines {
+		n := strings.SplitN(l, ",", 2)[0]
+		for _, ext := range []string{"csv", "xlsx"} {
+			if !have[documents.InvoiceKey(n, ext)] {
+				t.Errorf("%s: no %s document", n, ext)
+			}
+		}
+	}
+	for _, tn := range fx.cfg.Tenants {
+		if !have[documents.WorkbookKey(tn.ID)] {
+			t.Errorf("no workbook for %s", tn.ID)
+		}
+	}
+	// Invoice CSV totals equal the register's amounts here (one line per invoice).
+	for _, l := range lines {
+		f := strings.Split(l, ",")
+		b, err := os.ReadFile(filepath.Join(dir, "invoices", f[0]+".csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows := strings.Split(strings.TrimSpace(string(b)), "\n")
+		if got := strings.Split(rows[1], ",")[11]; !decimal.RequireFromString(got).Equal(decimal.RequireFromString(f[7])) {
+			t.Errorf("%s: total %s, register amount %s", f[0], got, f[7])
+		}
+	}
+}

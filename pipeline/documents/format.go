@@ -1,0 +1,210 @@
+package documents
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/xuri/excelize/v2"
+)
+
+// Number formats of the documents.
+const (
+	fmtCredits = `#,##0.00##` // credits: at least 2, at most 4 places (BILLING.md: 4 places)
+	fmtUnits   = ""           // General: allowance units and event values as they are
+	fmtInt     = `#,##0`
+	fmtDate    = `yyyy-mm-dd`
+	fmtTime    = `yyyy-mm-dd hh:mm:ss`
+	fmtPercent = `0.0%`
+)
+
+// fmtMoney is the number format of an amount in currency cur: the ISO code before the
+// number, 2 places (the minor unit of v1).
+func fmtMoney(cur string) string { return `"` + quoteFmt(cur) + ` "#,##0.00` }
+
+// fmtPrice is the number format of a price per credit: up to 6 places, at least 2.
+func fmtPrice(cur string) string { return `"` + quoteFmt(cur) + ` "#,##0.00####` }
+
+func quoteFmt(s string) string { return strings.ReplaceAll(s, `"`, ``) }
+
+// docTime is the fixed timestamp of the tenant workbooks' document properties: their
+// content depends only on the data, so their bytes must too.
+const docTime = "2026-01-01T00:00:00Z"
+
+// styles creates and caches the cell styles of one workbook.
+type styles struct {
+	f     *excelize.File
+	cache map[string]int
+	err   error
+}
+
+func newStyles(f *excelize.File) *styles { return &styles{f: f, cache: map[string]int{}} }
+
+// get returns the style with the given number format, bold or not.
+func (s *styles) get(numFmt string, bold bool) int { return s.aligned(numFmt, bold, "") }
+
+// left is get, left-aligned: numbers in label/value blocks line up with the text values.
+func (s *styles) left(numFmt string) int { return s.aligned(numFmt, false, "left") }
+
+func (s *styles) aligned(numFmt string, bold bool, horizontal string) int {
+	key := fmt.Sprintf("%s|%v|%s", numFmt, bold, horizontal)
+	if id, ok := s.cache[key]; ok {
+		return id
+	}
+	st := &excelize.Style{Alignment: &excelize.Alignment{Vertical: "top", Horizontal: horizontal}}
+	if numFmt != "" {
+		nf := numFmt
+		st.CustomNumFmt = &nf
+	}
+	if bold {
+		st.Font = &excelize.Font{Bold: true}
+	}
+	id, err := s.f.NewStyle(st)
+	if err != nil && s.err == nil {
+		s.err = err
+	}
+	s.cache[key] = id
+	return id
+}
+
+// title is a large bold style for document titles.
+func (s *styles) title() int {
+	if id, ok := s.cache["title"]; ok {
+		return id
+	}
+	id, err := s.f.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true, Size: 16}})
+	if err != nil && s.err == nil {
+		s.err = err
+	}
+	s.cache["title"] = id
+	return id
+}
+
+// wrap is the style of long text: wrapped, top-aligned.
+func (s *styles) wrap() int {
+	if id, ok := s.cache["wrap"]; ok {
+		return id
+	}
+	id, err := s.f.NewStyle(&excelize.Style{Alignment: &excelize.Alignment{WrapText: true, Vertical: "top"}})
+	if err != nil && s.err == nil {
+		s.err = err
+	}
+	s.cache["wrap"] = id
+	return id
+}
+
+// header is the style of a table header row: bold on a light fill, bottom border.
+func (s *styles) header() int { return s.headerAligned("") }
+
+// headerRight is header for the columns of numbers and dates.
+func (s *styles) headerRight() int { return s.headerAligned("right") }
+
+func (s *styles) headerAligned(horizontal string) int {
+	key := "header|" + horizontal
+	if id, ok := s.cache[key]; ok {
+		return id
+	}
+	id, err := s.f.NewStyle(&excelize.Style{
+		Font:      &excelize.Font{Bold: true},
+		Fill:      excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"DDEBF7"}},
+		Border:    []excelize.Border{{Type: "bottom", Color: "4472C4", Style: 1}},
+		Alignment: &excelize.Alignment{WrapText: true, Vertical: "top", Horizontal: horizontal},
+	})
+	if err != nil && s.err == nil {
+		s.err = err
+	}
+	s.cache[key] = id
+	return id
+}
+
+// sheetWriter sets cells of one sheet, remembering the first error.
+type sheetWriter struct {
+	f     *excelize.File
+	sheet string
+	err   error
+}
+
+func (w *sheetWriter) set(col string, row int, v any, style int) {
+	if w.err != nil {
+		return
+	}
+	cell := fmt.Sprintf("%s%d", col, row)
+	if err := w.f.SetCellValue(w.sheet, cell, v); err != nil {
+		w.err = err
+		return
+	}
+	if style != 0 {
+		w.err = w.f.SetCellStyle(w.sheet, cell, cell, style)
+	}
+}
+
+// setDec puts exact decimal text into a cell as a number (num: the last-moment conversion).
+func (w *sheetWriter) setDec(col string, row int, s string, style int) {
+	if w.err != nil {
+		return
+	}
+	v, err := numText(s)
+	if err != nil {
+		w.err = err
+		return
+	}
+	w.set(col, row, v, style)
+}
+
+// date parses YYYY-MM-DD as a UTC date for a date cell.
+func date(s string) (time.Time, error) { return time.Parse(time.DateOnly, s) }
+
+// lastDay is the inclusive last day of a period whose end is exclusive.
+func lastDay(end string) string {
+	t, err := date(end)
+	if err != nil {
+		return end
+	}
+	return t.AddDate(0, 0, -1).Format(time.DateOnly)
+}
+
+// save writes the workbook to path through a buffer (excelize writes the zip entries in a
+// fixed order without timestamps, so equal content gives equal bytes; TestWorkedExample
+// renders twice and compares).
+func save(f *excelize.File, path string) error {
+	// excelize adds the image content types of a drawing (the chart) in map order: sort
+	// them, or the package's [Content_Types].xml differs from one render to the next.
+	if f.ContentTypes != nil {
+		d := f.ContentTypes.Defaults
+		sort.SliceStable(d, func(i, j int) bool { return d[i].Extension < d[j].Extension })
+	}
+	var buf bytes.Buffer
+	if _, err := f.WriteTo(&buf); err != nil {
+		return err
+	}
+	return os.WriteFile(path, buf.Bytes(), 0o644)
+}
+
+// printSetup makes a sheet print on A4, one page wide, in the given orientation.
+func printSetup(f *excelize.File, sheet, orientation string, gridLines bool) error {
+	a4, one, zero := 9, 1, 0
+	if err := f.SetPageLayout(sheet, &excelize.PageLayoutOptions{Size: &a4, Orientation: &orientation, FitToWidth: &one, FitToHeight: &zero}); err != nil {
+		return err
+	}
+	fit := true
+	if err := f.SetSheetProps(sheet, &excelize.SheetPropsOptions{FitToPage: &fit}); err != nil {
+		return err
+	}
+	return f.SetSheetView(sheet, 0, &excelize.ViewOptions{ShowGridLines: &gridLines})
+}
+
+// setProps fixes the document properties, timestamps included, for byte-stable output.
+func setProps(f *excelize.File, title, subject, at string) error {
+	return f.SetDocProps(&excelize.DocProperties{
+		Created:        at,
+		Modified:       at,
+		Creator:        "creditmeter",
+		LastModifiedBy: "creditmeter",
+		Title:          title,
+		Subject:        subject,
+		Language:       "en-US",
+	})
+}

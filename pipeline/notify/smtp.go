@@ -1,0 +1,238 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"mime"
+	"mime/quotedprintable"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+	"github.com/shopspring/decimal"
+
+	"github.com/creditmeter/creditmeter/schemas"
+)
+
+// SMTPSender delivers messages to one mail server. With StartTLS the session is upgraded
+// before anything else is sent and a server without STARTTLS is an error; credentials are
+// never sent over an unencrypted connection, except to a loopback address.
+type SMTPSender struct {
+	Host     string
+	Port     int
+	StartTLS bool
+	Username string
+	Password string
+	// TLSConfig is used for STARTTLS (nil: the system roots, ServerName = Host). Tests set
+	// RootCAs to trust a self-signed certificate.
+	TLSConfig *tls.Config
+	// Timeout bounds one whole delivery (dial to QUIT); 0 means 30 seconds.
+	Timeout time.Duration
+	// LocalName is sent in EHLO; empty means "localhost".
+	LocalName string
+}
+
+// NewSMTPSender builds the sender for the configuration's smtp block, with the credentials
+// from SMTP_USERNAME and SMTP_PASSWORD. It returns nil when no server is configured.
+func NewSMTPSender(c *schemas.SMTP) *SMTPSender {
+	if c == nil || c.Host == "" {
+		return nil
+	}
+	return &SMTPSender{Host: c.Host, Port: c.Port, StartTLS: c.StartTLS,
+		Username: os.Getenv("SMTP_USERNAME"), Password: os.Getenv("SMTP_PASSWORD")}
+}
+
+// Addr is host:port; the port defaults to 587 with STARTTLS and 25 without.
+func (s *SMTPSender) Addr() string {
+	port := s.Port
+	if port == 0 {
+		port = 25
+		if s.StartTLS {
+			port = 587
+		}
+	}
+	return net.JoinHostPort(s.Host, strconv.Itoa(port))
+}
+
+// Send delivers msg from from to every address of to in one SMTP transaction.
+func (s *SMTPSender) Send(ctx context.Context, from string, to []string, msg []byte) error {
+	timeout := s.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", s.Addr())
+	if err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	var c *smtp.Client
+	if s.StartTLS {
+		cfg := &tls.Config{ServerName: s.Host, MinVersion: tls.VersionTLS12}
+		if s.TLSConfig != nil {
+			cfg = s.TLSConfig.Clone()
+			if cfg.ServerName == "" {
+				cfg.ServerName = s.Host
+			}
+		}
+		c, err = smtp.NewClientStartTLS(conn, cfg)
+		if err != nil {
+			_ = conn.Close()
+			return fmt.Errorf("smtp %s: starttls: %w", s.Addr(), err)
+		}
+	} else {
+		c = smtp.NewClient(conn)
+	}
+	defer c.Close() // after QUIT the connection is closed already; the error says nothing
+	name := s.LocalName
+	if name == "" {
+		name = "localhost"
+	}
+	if err := c.Hello(name); err != nil {
+		return fmt.Errorf("smtp %s: hello: %w", s.Addr(), err)
+	}
+	if s.Username != "" {
+		_, tlsOn := c.TLSConnectionState()
+		if !tlsOn && !isLoopback(s.Host) {
+			return fmt.Errorf("smtp %s: refusing to send credentials without TLS (set starttls: true)", s.Addr())
+		}
+		if err := c.Auth(sasl.NewPlainClient("", s.Username, s.Password)); err != nil {
+			return fmt.Errorf("smtp %s: auth: %w", s.Addr(), err)
+		}
+	}
+	if err := c.SendMail(from, to, bytes.NewReader(msg)); err != nil {
+		return fmt.Errorf("smtp %s: send: %w", s.Addr(), err)
+	}
+	if err := c.Quit(); err != nil {
+		return nil // accepted; the goodbye does not change that
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Subject is the message's subject line.
+func Subject(n Notification) string {
+	return fmt.Sprintf("AI credits: %s has used %s%% of its credits for %s to %s",
+		n.TenantName, percent(n.Threshold), n.PeriodStart, lastDay(n.PeriodEnd))
+}
+
+// Body is the plain-text message: tenant, period, threshold, credits used and left, and
+// what happens next under the tenant's overage policy. Lines stay under 76 characters.
+func Body(n Notification) string {
+	var b strings.Builder
+	period := n.PeriodStart + " to " + lastDay(n.PeriodEnd)
+	b.WriteString("Hello,\n\n")
+	if n.CreditsLimit.IsZero() {
+		fmt.Fprintf(&b, "%s (tenant %s) has no AI credits available for the\n"+
+			"billing period %s, and AI features were used: the %s%%\n"+
+			"usage threshold is reached.\n\n", n.TenantName, n.TenantID, period, percent(n.Threshold))
+	} else {
+		fmt.Fprintf(&b, "%s (tenant %s) has used %s%% of the AI credits\n"+
+			"available for the billing period %s.\n\n", n.TenantName, n.TenantID, percent(n.Threshold), period)
+	}
+	row := func(k, v string) { fmt.Fprintf(&b, "  %-24s %s\n", k+":", v) }
+	row("Threshold", percent(n.Threshold)+"%")
+	row("Reached at", n.CrossedAt.UTC().Format("2006-01-02 15:04:05")+" UTC")
+	row("Event", n.EventID)
+	row("Credits available", n.CreditsLimit.String())
+	row("  credits plan", n.CreditsPlan.String())
+	row("  bank at period start", n.BankAtStart.String())
+	row("  deposits in period", n.DepositsInPeriod.String())
+	row("Credits used", n.CreditsUsed.String())
+	row("Credits left", n.CreditsLeft.String())
+	if n.Utilization != nil {
+		row("Utilization", percent(*n.Utilization)+"%")
+	}
+	b.WriteString("\nWhat happens next:\n")
+	switch n.Policy {
+	case schemas.PolicyBlock:
+		b.WriteString("  Your contract has a hard stop. AI usage beyond the remaining credits\n" +
+			"  is blocked: it is reported as blocked credits and never invoiced.\n" +
+			"  Credits are available again when the next billing period starts or\n" +
+			"  when credits are added to the credits bank.\n")
+	default:
+		price := "the agreed price per credit"
+		if n.PricePerCredit != nil {
+			price = strings.TrimSpace(n.PricePerCredit.String() + " " + n.Currency + " per credit")
+		}
+		b.WriteString("  AI features keep working. Credits used beyond the remaining credits\n" +
+			"  are exceeding credits; they are invoiced after the period closes,\n")
+		fmt.Fprintf(&b, "  at %s.\n", price)
+		if over := n.CreditsUsed.Sub(n.CreditsLimit); over.IsPositive() {
+			fmt.Fprintf(&b, "  Credits beyond the available ones so far: %s.\n", over)
+		}
+	}
+	b.WriteString("\nThe figures are as of the event that reached the threshold; the usage\n" +
+		"report for the period shows the current numbers.\n\n" +
+		"This message was sent automatically by creditmeter to the billing\n" +
+		"contacts of the tenant.\n")
+	return b.String()
+}
+
+// Message renders the whole email: headers, then the body in quoted-printable UTF-8 text.
+// The Message-ID is derived from the notification, so a retried message has the same one.
+func Message(n Notification, from string, to []string, now time.Time) []byte {
+	var b bytes.Buffer
+	domain := "creditmeter.invalid"
+	if _, d, ok := strings.Cut(from, "@"); ok && d != "" {
+		domain = d
+	}
+	h := func(k, v string) { b.WriteString(k + ": " + v + "\r\n") }
+	h("From", from)
+	h("To", strings.Join(to, ", "))
+	h("Subject", mime.QEncoding.Encode("utf-8", Subject(n)))
+	h("Date", now.UTC().Format(time.RFC1123Z))
+	h("Message-ID", fmt.Sprintf("<threshold.%s.%s.%s@%s>", sanitize(n.TenantID), n.PeriodStart, n.Threshold.String(), domain))
+	h("MIME-Version", "1.0")
+	h("Content-Type", "text/plain; charset=utf-8")
+	h("Content-Transfer-Encoding", "quoted-printable")
+	h("Auto-Submitted", "auto-generated")
+	b.WriteString("\r\n")
+	var body bytes.Buffer
+	w := quotedprintable.NewWriter(&body)
+	_, _ = w.Write([]byte(strings.ReplaceAll(Body(n), "\n", "\r\n")))
+	_ = w.Close()
+	b.Write(body.Bytes())
+	if !bytes.HasSuffix(b.Bytes(), []byte("\r\n")) {
+		b.WriteString("\r\n")
+	}
+	return b.Bytes()
+}
+
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x21 || r > 0x7e || r == '<' || r == '>' || r == '@' {
+			return '_'
+		}
+		return r
+	}, s)
+}
+
+// percent writes a ratio as a percentage: 0.9 -> "90", 1.0825 -> "108.25".
+func percent(d decimal.Decimal) string { return d.Shift(2).String() }
+
+// lastDay turns an exclusive period end (YYYY-MM-DD) into the period's last day.
+func lastDay(end string) string {
+	t, err := time.Parse("2006-01-02", end)
+	if err != nil {
+		return end
+	}
+	return t.AddDate(0, 0, -1).Format("2006-01-02")
+}

@@ -1,0 +1,15 @@
+-- notify_pending.sql: the notifications still to deliver (never sent, or whose last attempt
+-- failed), in outbox order.
+-- Inputs: notifications. Outputs: the same columns as notify_outbox.sql.
+SELECT tenant_id, tenant_name, strftime(period_start, '%Y-%m-%d') AS period_start,
+    strftime(period_end, '%Y-%m-%d') AS period_end, CAST(threshold AS VARCHAR) AS threshold,
+    crossed_at, event_id, CAST(credits_plan AS VARCHAR) AS credits_plan,
+    CAST(bank_at_start AS VARCHAR) AS bank_at_start,
+    CAST(deposits_in_period AS VARCHAR) AS deposits_in_period,
+    CAST(credits_limit AS VARCHAR) AS credits_limit, CAST(credits_used AS VARCHAR) AS credits_used,
+    CAST(credits_left AS VARCHAR) AS credits_left, CAST(utilization AS VARCHAR) AS utilization,
+    policy, CAST(price_per_credit AS VARCHAR) AS price_per_credit, currency, emails, status,
+    attempts, last_error, last_attempt_at, sent_at
+FROM notifications
+WHERE status IN ('pending', 'failed')
+ORDER BY tenant_id, period_start, threshold

@@ -1,0 +1,33 @@
+-- notify_schema.sql: the persistent table of threshold notifications (BILLING.md section 6),
+-- created when missing. Run by pipeline/notify before it reads or writes the table.
+-- Inputs: none. Outputs: notifications.
+-- One row per (tenant, period, threshold), ever: a row is inserted the first time a run sees
+-- the crossing and its crossing facts never change afterwards; only the delivery columns
+-- (status, attempts, last_error, last_attempt_at, sent_at, emails) are updated by delivery.
+CREATE TABLE IF NOT EXISTS notifications (
+    tenant_id          VARCHAR NOT NULL,
+    period_start       DATE NOT NULL,
+    period_end         DATE NOT NULL,          -- exclusive, tenant-local
+    threshold          DECIMAL(18,6) NOT NULL,
+    crossed_at         TIMESTAMPTZ NOT NULL,   -- occurred_at of the event that reached it
+    event_id           VARCHAR NOT NULL,
+    credits_plan       DECIMAL(18,4) NOT NULL,
+    bank_at_start      DECIMAL(18,4) NOT NULL, -- bank balance at the period start
+    deposits_in_period DECIMAL(18,4) NOT NULL, -- deposits dated inside the period
+    credits_limit      DECIMAL(18,4) NOT NULL, -- the three above: the denominator
+    credits_used       DECIMAL(18,4) NOT NULL, -- plan + bank + exceeding up to and with the event
+    credits_left       DECIMAL(18,4) NOT NULL, -- max(limit - used, 0)
+    utilization        DECIMAL(18,4),          -- used / limit, 4 places half-up; NULL when limit is 0
+    tenant_name        VARCHAR NOT NULL,
+    policy             VARCHAR NOT NULL,       -- bill | block
+    price_per_credit   DECIMAL(18,6),          -- bill only
+    currency           VARCHAR,
+    emails             VARCHAR NOT NULL,       -- recipients, space separated ('' when none)
+    recorded_run       INTEGER NOT NULL,
+    status             VARCHAR NOT NULL,       -- pending | sent | failed
+    attempts           INTEGER NOT NULL,
+    last_error         VARCHAR,
+    last_attempt_at    TIMESTAMPTZ,
+    sent_at            TIMESTAMPTZ,
+    PRIMARY KEY (tenant_id, period_start, threshold)
+);

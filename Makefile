@@ -26,8 +26,10 @@ run: build sample ## run the pipeline on the bundled sample data (no server need
 	@echo
 	@echo "Reports are in $(SAMPLE)/out:"
 	@echo "  ledger:    $(SAMPLE)/out/ledger/period_usage.csv, $(SAMPLE)/out/ledger/rated_events.parquet"
-	@echo "  usage:     $(SAMPLE)/out/usage/<tenant>/ (anonymized), $(SAMPLE)/out/restricted/usage/<tenant>/"
-	@echo "  invoices:  $(SAMPLE)/out/invoices/register.csv"
+	@echo "  usage:     $(SAMPLE)/out/usage/<tenant>/ (CSV and ai_credits.xlsx, anonymized), $(SAMPLE)/out/restricted/usage/<tenant>/"
+	@echo "  invoices:  $(SAMPLE)/out/invoices/register.csv, one .xlsx and .csv per invoice"
+	@echo "  notices:   $(SAMPLE)/out/notifications/outbox.jsonl"
+	@echo "  analysts:  $(SAMPLE)/out/analytics/warehouse.duckdb (bin/creditmeter query --warehouse ... \"SQL\")"
 	@echo "  manifest:  $(SAMPLE)/out/runs/"
 	@echo "  warehouse: $(SAMPLE)/var/warehouse.duckdb"
 

@@ -1,6 +1,7 @@
 -- notify_outbox.sql: every notification with its delivery state, for
 -- notifications/outbox.jsonl (pipeline/notify writes the JSON) and for delivery.
--- Inputs: notifications. Outputs: rows sorted by tenant_id, period_start, threshold; decimals
+-- Inputs: notifications; $1 true for only those still to deliver (never sent, or whose
+-- last attempt failed). Outputs: rows sorted by tenant_id, period_start, threshold; decimals
 -- as text (exact), dates as YYYY-MM-DD.
 SELECT tenant_id, tenant_name, strftime(period_start, '%Y-%m-%d') AS period_start,
     strftime(period_end, '%Y-%m-%d') AS period_end, CAST(threshold AS VARCHAR) AS threshold,
@@ -12,4 +13,5 @@ SELECT tenant_id, tenant_name, strftime(period_start, '%Y-%m-%d') AS period_star
     policy, CAST(price_per_credit AS VARCHAR) AS price_per_credit, currency, emails, status,
     attempts, last_error, last_attempt_at, sent_at
 FROM notifications
+WHERE NOT $1 OR status IN ('pending', 'failed')
 ORDER BY tenant_id, period_start, threshold

@@ -178,11 +178,12 @@ func List(ctx context.Context, conn *sql.Conn) ([]Notification, error) {
 	if err := warehouse.Exec(ctx, conn, "notify_schema.sql"); err != nil {
 		return nil, err
 	}
-	return query(ctx, conn, "notify_outbox.sql")
+	return query(ctx, conn, false)
 }
 
-func query(ctx context.Context, conn *sql.Conn, file string) ([]Notification, error) {
-	rows, err := warehouse.Query(ctx, conn, file)
+// query reads the notifications in outbox order; pendingOnly keeps those still to deliver.
+func query(ctx context.Context, conn *sql.Conn, pendingOnly bool) ([]Notification, error) {
+	rows, err := warehouse.Query(ctx, conn, "notify_outbox.sql", pendingOnly)
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +197,7 @@ func query(ctx context.Context, conn *sql.Conn, file string) ([]Notification, er
 		if err := rows.Scan(&n.TenantID, &n.TenantName, &n.PeriodStart, &n.PeriodEnd, &threshold, &n.CrossedAt,
 			&n.EventID, &plan, &bank, &deposits, &limit, &used, &left, &util, &n.Policy, &price, &currency,
 			&emails, &n.Status, &n.Attempts, &lastErr, &lastAttempt, &sentAt); err != nil {
-			return nil, fmt.Errorf("read %s: %w", file, err)
+			return nil, fmt.Errorf("read notify_outbox.sql: %w", err)
 		}
 		for _, f := range []struct {
 			s string
@@ -204,20 +205,20 @@ func query(ctx context.Context, conn *sql.Conn, file string) ([]Notification, er
 		}{{threshold, &n.Threshold}, {plan, &n.CreditsPlan}, {bank, &n.BankAtStart}, {deposits, &n.DepositsInPeriod},
 			{limit, &n.CreditsLimit}, {used, &n.CreditsUsed}, {left, &n.CreditsLeft}} {
 			if *f.d, err = decimal.NewFromString(f.s); err != nil {
-				return nil, fmt.Errorf("read %s: decimal %q: %w", file, f.s, err)
+				return nil, fmt.Errorf("read notify_outbox.sql: decimal %q: %w", f.s, err)
 			}
 		}
 		if util.Valid {
 			d, err := decimal.NewFromString(util.String)
 			if err != nil {
-				return nil, fmt.Errorf("read %s: utilization %q: %w", file, util.String, err)
+				return nil, fmt.Errorf("read notify_outbox.sql: utilization %q: %w", util.String, err)
 			}
 			n.Utilization = &d
 		}
 		if price.Valid {
 			d, err := decimal.NewFromString(price.String)
 			if err != nil {
-				return nil, fmt.Errorf("read %s: price %q: %w", file, price.String, err)
+				return nil, fmt.Errorf("read notify_outbox.sql: price %q: %w", price.String, err)
 			}
 			n.PricePerCredit = &d
 		}
@@ -239,13 +240,13 @@ func query(ctx context.Context, conn *sql.Conn, file string) ([]Notification, er
 		out = append(out, n)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read %s: %w", file, err)
+		return nil, fmt.Errorf("read notify_outbox.sql: %w", err)
 	}
 	return out, nil
 }
 
 // Render writes notifications/outbox.jsonl under dir: every notification recorded so far,
-// one JSON object per line, sorted by tenant_id, period_start, threshold. The file is
+// one JSON object per line, sorted by tenant_id, period_start, threshold. The "notify_outbox.sql" is
 // written even when empty; its bytes depend only on the warehouse's notifications table.
 func Render(ctx context.Context, conn *sql.Conn, dir string) error {
 	ns, err := List(ctx, conn)
@@ -292,7 +293,7 @@ func Deliver(ctx context.Context, conn *sql.Conn, cfg *schemas.Config, sender Se
 	if err := warehouse.Exec(ctx, conn, "notify_schema.sql"); err != nil {
 		return 0, 0, err
 	}
-	todo, err := query(ctx, conn, "notify_pending.sql")
+	todo, err := query(ctx, conn, true)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -246,7 +246,7 @@ func query(ctx context.Context, conn *sql.Conn, pendingOnly bool) ([]Notificatio
 }
 
 // Render writes notifications/outbox.jsonl under dir: every notification recorded so far,
-// one JSON object per line, sorted by tenant_id, period_start, threshold. The "notify_outbox.sql" is
+// one JSON object per line, sorted by tenant_id, period_start, threshold. The file is
 // written even when empty; its bytes depend only on the warehouse's notifications table.
 func Render(ctx context.Context, conn *sql.Conn, dir string) error {
 	ns, err := List(ctx, conn)

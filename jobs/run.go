@@ -49,7 +49,10 @@ var ErrLocked = objstore.ErrLockHeld
 
 // Progress receives stage progress.
 type Progress interface {
+	// Stage reports done of total units of a stage (total 0 when unknown).
 	Stage(name string, done, total int64)
+	// Detail adds a short text to the current stage's line (bytes pulled, say).
+	Detail(text string)
 }
 
 // Runner runs the pipeline.
@@ -380,15 +383,19 @@ func (r *Runner) ingest(ctx context.Context, conn *sql.Conn, src objstore.Store,
 				_ = os.Remove(b.Path)
 			}
 		}
-		if r.progress != nil {
-			r.progress.Stage("ingest", int64(m.Objects.Ingested), int64(len(todo)))
-		}
 		batch, batchBytes = batch[:0], 0
 		return nil
 	}
+	var fetched, fetchedBytes int64
 	err = f.FetchAll(ctx, todo, func(fe pull.Fetched) error {
 		batch = append(batch, fe)
 		batchBytes += fe.Size
+		fetched++
+		fetchedBytes += fe.Size
+		if r.progress != nil {
+			r.progress.Stage("pull", fetched, int64(len(todo)))
+			r.progress.Detail(fmt.Sprintf("%.1f MB, %d events loaded", float64(fetchedBytes)/1e6, lines))
+		}
 		if batchBytes >= maxBatchBytes || len(batch) >= r.batch {
 			return flush()
 		}

@@ -100,6 +100,15 @@ func (p *termProgress) Stage(name string, done, total int64) {
 	}
 }
 
+// Detail implements jobs.Progress: the text follows the stage name on the bar's line.
+func (p *termProgress) Detail(text string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.bar != nil {
+		p.bar.Describe(fmt.Sprintf("%-9s %s", p.stage, text))
+	}
+}
+
 // tick redraws the bar of the stage going, so that its spinner turns and its elapsed time
 // counts while the stage reports nothing.
 func (p *termProgress) tick() {

@@ -37,7 +37,7 @@ WITH th AS (
     JOIN dep ON dep.tenant_no = pc.tenant_no AND dep.period_idx = pc.period_idx
 ), lim2 AS (
     SELECT *, CAST(credits_plan + bank_at_start + deposits_in_period AS DECIMAL(18,4)) AS credits_limit,
-        CAST((credits_plan + bank_at_start + deposits_in_period) * 10000 AS HUGEINT) AS limit_e4
+        CAST(CAST(credits_plan + bank_at_start + deposits_in_period AS DECIMAL(38,4)) * 10000 AS HUGEINT) AS limit_e4
     FROM lim
 ), ev AS (
     SELECT re.tenant_no, re.tenant_id, re.billed_idx, re.event_id, re.occurred_at, re.rated_e4,
@@ -58,14 +58,14 @@ WITH th AS (
     JOIN th ON th.tenant_id = ev.tenant_id
     WHERE (ev.step_e4 > 0 OR ev.rated_e4 > 0)
       AND CASE WHEN l.limit_e4 > 0
-               THEN e4(ev.used_e4 - ev.step_e4) < th.threshold * l.credits_limit
-                    AND e4(ev.used_e4) >= th.threshold * l.credits_limit
+               THEN e4(ev.used_e4 - ev.step_e4) < CAST(th.threshold AS DECIMAL(38,6)) * l.credits_limit
+                    AND e4(ev.used_e4) >= CAST(th.threshold AS DECIMAL(38,6)) * l.credits_limit
                ELSE ev.rated_e4 > 0 AND ev.charged = 1 END
 )
 SELECT c.tenant_id, c.period_start, c.period_end, c.threshold, c.occurred_at, c.event_id,
     c.credits_plan, c.bank_at_start, c.deposits_in_period, c.credits_limit, e4(c.used_e4),
     greatest(c.credits_limit - e4(c.used_e4), 0),
-    CASE WHEN c.limit_e4 > 0 THEN e4((c.used_e4 * 20000 + c.limit_e4) // (2 * c.limit_e4)) END,
+    CASE WHEN c.limit_e4 > 0 THEN e4((CAST(c.used_e4 AS HUGEINT) * 20000 + c.limit_e4) // (2 * c.limit_e4)) END,
     t.tenant_name, t.policy, CASE WHEN t.policy = 'bill' THEN t.price END, t.currency,
     c.emails, $1, 'pending', 0
 FROM crossed c

@@ -114,6 +114,10 @@ func (l *Local) Put(_ context.Context, key string, body io.ReadSeeker, _ int64, 
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
+	// CreateTemp makes the file 0600; reports are for readers beside the service account.
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
 	if err := os.Rename(tmp.Name(), dst); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}

@@ -439,8 +439,7 @@ func (r *Runner) finalizeAndRender(ctx context.Context, conn *sql.Conn, m *Manif
 		if err := finalizedNow(ctx, conn, m); err != nil {
 			return err
 		}
-		files, err := publish.Render(ctx, conn, outDir, m.RunID)
-		if err != nil {
+		if _, err := publish.Render(ctx, conn, outDir, m.RunID); err != nil {
 			return err
 		}
 		if err := documents.Write(ctx, conn, outDir, r.cfg, now); err != nil {
@@ -455,7 +454,9 @@ func (r *Runner) finalizeAndRender(ctx context.Context, conn *sql.Conn, m *Manif
 		if _, err := snapshot.Write(ctx, conn, outDir); err != nil {
 			return err
 		}
-		if files, err = publish.List(outDir); err != nil {
+		// every output is in outDir now: list them with their checksums
+		files, err := publish.List(outDir)
+		if err != nil {
 			return err
 		}
 		m.Outputs = files

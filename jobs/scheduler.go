@@ -150,6 +150,7 @@ type wallClock struct{ spec *cron.SpecSchedule }
 
 const cronStar = 1 << 63 // robfig/cron's bit for a * field
 
+// Next is the schedule's next instant after t on the wall clock.
 func (w wallClock) Next(t time.Time) time.Time {
 	if w.spec.Minute&cronStar != 0 || w.spec.Hour&cronStar != 0 {
 		return w.spec.Next(t)

@@ -31,6 +31,7 @@ type HeldError struct {
 	Holder LockInfo
 }
 
+// Error says who holds the lock and until when.
 func (e *HeldError) Error() string {
 	return fmt.Sprintf("%s (%s: owner %q, expires %s)", ErrLockHeld, e.Key, e.Holder.Owner, e.Holder.Expires.UTC().Format(time.RFC3339))
 }

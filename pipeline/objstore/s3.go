@@ -161,6 +161,7 @@ func (s *S3) Bucket() string { return s.bucket }
 // Prefix is "" or ends in "/".
 func (s *S3) Prefix() string { return s.prefix }
 
+// String names the bucket and prefix, never credentials.
 func (s *S3) String() string { return "s3://" + s.bucket + "/" + s.prefix }
 
 func (s *S3) url(key string) string { return "s3://" + s.bucket + "/" + s.prefix + key }
@@ -221,6 +222,7 @@ type s3Reader struct {
 	resumed int
 }
 
+// Read reads the body, resuming with a ranged GET when the connection breaks.
 func (r *s3Reader) Read(p []byte) (int, error) {
 	n, err := r.body.Read(p)
 	r.off += int64(n)
@@ -250,6 +252,7 @@ func (r *s3Reader) Read(p []byte) (int, error) {
 	return r.Read(p)
 }
 
+// Close closes the current body.
 func (r *s3Reader) Close() error { return r.body.Close() }
 
 // Put uploads an object through the transfer manager (multipart above the part size),

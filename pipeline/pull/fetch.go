@@ -157,6 +157,7 @@ type utf8Check struct {
 	bad   bool
 }
 
+// Write checks the bytes for valid UTF-8 across write boundaries.
 func (c *utf8Check) Write(p []byte) (int, error) {
 	if !c.bad {
 		buf := p

@@ -1,9 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/csv"
+	"github.com/creditmeter/creditmeter/internal/acceptancecase"
 	"io/fs"
 	"math/big"
 	"os"
@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 // The acceptance cases of fixtures/acceptance run end to end through the built binary,
@@ -57,17 +56,18 @@ func TestAcceptance(t *testing.T) {
 			t.Parallel()
 			work := t.TempDir()
 			copyFile(t, filepath.Join(c, "creditmeter.yaml"), filepath.Join(work, "creditmeter.yaml"))
-			raw := filepath.Join(c, "raw")
-			keys := listKeys(t, raw)
-			// Given the earlier runs of runs.txt, each seeing only the objects that existed then
-			for _, r := range readRuns(t, filepath.Join(c, "runs.txt")) {
-				present(t, raw, filepath.Join(work, "raw"), keys, r.globs)
-				runOK(t, bin, work, r.now)
+			runs, err := acceptancecase.Runs(c)
+			if err != nil {
+				t.Fatal(err)
 			}
-			// When the product runs at NOW with every object
-			present(t, raw, filepath.Join(work, "raw"), keys, []string{""})
-			now := strings.TrimSpace(string(mustRead(t, filepath.Join(c, "NOW"))))
-			runOK(t, bin, work, now)
+			// Given the earlier runs of runs.txt, each seeing only the objects that existed then,
+			// when the product runs at NOW with every object
+			for _, r := range runs {
+				if err := acceptancecase.Stage(filepath.Join(c, "raw"), filepath.Join(work, "raw"), r.Globs); err != nil {
+					t.Fatal(err)
+				}
+				runOK(t, bin, work, r.NowText())
+			}
 			// Then the ledger and the invoice register are what the case expects
 			for _, f := range []struct {
 				rel   string
@@ -118,35 +118,6 @@ func TestAcceptanceCopyMatchesShared(t *testing.T) {
 	}
 }
 
-type runLine struct {
-	now   string
-	globs []string
-}
-
-func readRuns(t *testing.T, path string) []runLine {
-	f, err := os.Open(path)
-	if os.IsNotExist(err) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []runLine
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fs := strings.Fields(sc.Text())
-		if len(fs) == 0 || strings.HasPrefix(fs[0], "#") {
-			continue
-		}
-		if _, err := time.Parse(time.RFC3339, fs[0]); err != nil {
-			t.Fatalf("runs.txt: %v", err)
-		}
-		out = append(out, runLine{now: fs[0], globs: fs[1:]})
-	}
-	return out
-}
-
 func listKeys(t *testing.T, root string) []string {
 	var keys []string
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -161,28 +132,6 @@ func listKeys(t *testing.T, root string) []string {
 		t.Fatal(err)
 	}
 	return keys
-}
-
-// present makes dst hold exactly the objects of src whose key matches a glob (a glob also
-// matches as a prefix). Files keep their modification times, so an object that stays is
-// not seen as changed.
-func present(t *testing.T, src, dst string, keys, globs []string) {
-	t.Helper()
-	if err := os.RemoveAll(dst); err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range keys {
-		match := false
-		for _, g := range globs {
-			ok, _ := filepath.Match(g, k)
-			if ok || strings.HasPrefix(k, g) {
-				match = true
-			}
-		}
-		if match {
-			copyFile(t, filepath.Join(src, k), filepath.Join(dst, k))
-		}
-	}
 }
 
 func copyFile(t *testing.T, from, to string) {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/creditmeter/creditmeter/internal/acceptancecase"
 	"io"
 	"os"
 	"os/exec"
@@ -115,14 +116,12 @@ func syncUp(t *testing.T, st *objstore.S3, dir string, keys []string) {
 	}
 }
 
+// matching keeps the keys that existed at a run (acceptancecase.Matches).
 func matching(keys, globs []string) []string {
 	var out []string
 	for _, k := range keys {
-		for _, g := range globs {
-			if ok, _ := filepath.Match(g, k); ok || strings.HasPrefix(k, g) {
-				out = append(out, k)
-				break
-			}
+		if acceptancecase.Matches(k, globs) {
+			out = append(out, k)
 		}
 	}
 	return out
@@ -190,16 +189,17 @@ func TestS3Acceptance(t *testing.T) {
 			src, out := s3store(t, source), s3store(t, output)
 			raw := filepath.Join(c, "raw")
 			keys := listKeys(t, raw)
-			for _, r := range readRuns(t, filepath.Join(c, "runs.txt")) {
-				syncUp(t, src, raw, matching(keys, r.globs))
-				if msg, err := runS3(t, bin, cfg, source, output, wh, r.now); err != nil {
-					t.Fatalf("run --now %s: %v\n%s", r.now, err, msg)
-				}
+			runs, err := acceptancecase.Runs(c)
+			if err != nil {
+				t.Fatal(err)
 			}
-			syncUp(t, src, raw, keys)
-			now := strings.TrimSpace(string(mustRead(t, filepath.Join(c, "NOW"))))
-			if msg, err := runS3(t, bin, cfg, source, output, wh, now); err != nil {
-				t.Fatalf("run --now %s: %v\n%s", now, err, msg)
+			var now string
+			for _, r := range runs {
+				now = r.NowText()
+				syncUp(t, src, raw, matching(keys, r.Globs))
+				if msg, err := runS3(t, bin, cfg, source, output, wh, now); err != nil {
+					t.Fatalf("run --now %s: %v\n%s", now, err, msg)
+				}
 			}
 			got := filepath.Join(work, "got")
 			for _, f := range []struct {

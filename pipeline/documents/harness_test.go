@@ -3,13 +3,12 @@ package documents_test
 import (
 	"context"
 	"database/sql"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/creditmeter/creditmeter/internal/acceptancecase"
 	"github.com/creditmeter/creditmeter/jobs"
 	"github.com/creditmeter/creditmeter/pipeline/aggregate"
 	"github.com/creditmeter/creditmeter/pipeline/fund"
@@ -50,59 +49,20 @@ func prepare(t *testing.T, caseName string, mutate func(cfg *schemas.Config)) *f
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := filepath.Join(dir, "raw")
-	run := func(now string, globs []string) time.Time {
-		stage := filepath.Join(work, "raw")
-		if err := os.RemoveAll(stage); err != nil {
-			t.Fatal(err)
-		}
-		err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			rel, _ := filepath.Rel(src, p)
-			keep := globs == nil
-			for _, g := range globs {
-				if strings.HasPrefix(filepath.ToSlash(rel), g) {
-					keep = true
-				}
-			}
-			if !keep {
-				return nil
-			}
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			dst := filepath.Join(stage, rel)
-			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-				return err
-			}
-			return os.WriteFile(dst, b, 0o644)
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ts, err := time.Parse(time.RFC3339, now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := r.Run(context.Background(), jobs.Options{Now: ts}); err != nil {
-			t.Fatalf("run at %s: %v", now, err)
-		}
-		return ts
-	}
-	if b, err := os.ReadFile(filepath.Join(dir, "runs.txt")); err == nil {
-		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-			f := strings.Fields(line)
-			run(f[0], f[1:])
-		}
-	}
-	nowText, err := os.ReadFile(filepath.Join(dir, "NOW"))
+	runs, err := acceptancecase.Runs(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := run(strings.TrimSpace(string(nowText)), nil)
+	var now time.Time
+	for _, run := range runs {
+		if err := acceptancecase.Stage(filepath.Join(dir, "raw"), filepath.Join(work, "raw"), run.Globs); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Run(context.Background(), jobs.Options{Now: run.Now}); err != nil {
+			t.Fatalf("run at %s: %v", run.NowText(), err)
+		}
+		now = run.Now
+	}
 
 	ctx := context.Background()
 	db, err := warehouse.Open(ctx, cfg.Resolve(cfg.Warehouse))

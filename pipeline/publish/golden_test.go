@@ -16,6 +16,7 @@ import (
 
 	_ "github.com/duckdb/duckdb-go/v2"
 
+	"github.com/creditmeter/creditmeter/internal/acceptancecase"
 	"github.com/creditmeter/creditmeter/jobs"
 	"github.com/creditmeter/creditmeter/schemas"
 )
@@ -93,63 +94,18 @@ func runCase(t *testing.T, dir string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := filepath.Join(dir, "raw")
-	run := func(now string, globs []string) {
-		stage := filepath.Join(work, "raw")
-		if err := os.RemoveAll(stage); err != nil {
-			t.Fatal(err)
-		}
-		err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			rel, _ := filepath.Rel(src, p)
-			key := filepath.ToSlash(rel)
-			keep := globs == nil
-			for _, g := range globs {
-				if strings.HasPrefix(key, g) {
-					keep = true
-				}
-			}
-			if !keep {
-				return nil
-			}
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			dst := filepath.Join(stage, rel)
-			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-				return err
-			}
-			if err := os.WriteFile(dst, b, 0o644); err != nil {
-				return err
-			}
-			st, _ := os.Stat(p)
-			return os.Chtimes(dst, st.ModTime(), st.ModTime())
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ts, err := time.Parse(time.RFC3339, now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := r.Run(context.Background(), jobs.Options{Now: ts}); err != nil {
-			t.Fatalf("run at %s: %v", now, err)
-		}
-	}
-	if b, err := os.ReadFile(filepath.Join(dir, "runs.txt")); err == nil {
-		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-			f := strings.Fields(line)
-			run(f[0], f[1:])
-		}
-	}
-	now, err := os.ReadFile(filepath.Join(dir, "NOW"))
+	runs, err := acceptancecase.Runs(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(strings.TrimSpace(string(now)), nil)
+	for _, run := range runs {
+		if err := acceptancecase.Stage(filepath.Join(dir, "raw"), filepath.Join(work, "raw"), run.Globs); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Run(context.Background(), jobs.Options{Now: run.Now}); err != nil {
+			t.Fatalf("run at %s: %v", run.NowText(), err)
+		}
+	}
 	return filepath.Join(work, "out")
 }
 

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/creditmeter/creditmeter/pipeline/aggregate"
@@ -376,10 +377,8 @@ func (r *Runner) ingest(ctx context.Context, conn *sql.Conn, src objstore.Store,
 		lines += n
 		m.Objects.Ingested += len(batch)
 		for _, b := range batch {
-			if b.Path != "" && !isWithin(b.Path, stageDir) {
-				continue
-			}
-			if b.Path != "" {
+			// staged copies go; local objects read in place stay
+			if strings.HasPrefix(b.Path, stageDir+string(os.PathSeparator)) {
 				_ = os.Remove(b.Path)
 			}
 		}
@@ -425,9 +424,6 @@ func lockOwner(runID string) string {
 	return fmt.Sprintf("%s pid %d run %s", host, os.Getpid(), runID)
 }
 
-func isWithin(p, dir string) bool {
-	return len(p) > len(dir) && p[:len(dir)] == dir
-}
 
 // finalizeAndRender freezes due periods, issues invoices and renders the outputs in one
 // transaction: if rendering fails nothing is finalized.

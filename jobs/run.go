@@ -424,7 +424,6 @@ func lockOwner(runID string) string {
 	return fmt.Sprintf("%s pid %d run %s", host, os.Getpid(), runID)
 }
 
-
 // finalizeAndRender freezes due periods, issues invoices and renders the outputs in one
 // transaction: if rendering fails nothing is finalized.
 func (r *Runner) finalizeAndRender(ctx context.Context, conn *sql.Conn, m *Manifest, now time.Time, outDir string) (int64, error) {

@@ -3,89 +3,130 @@ package fund
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
-	"errors"
 	"fmt"
-	"io"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/creditmeter/creditmeter/pipeline/warehouse"
-	sqlfiles "github.com/creditmeter/creditmeter/sql"
 )
 
-// funded is one result row; id is the event's line id (lid).
-type funded struct {
-	id int64
-	Split
+// ReadOpening fills each tenant's Opening from the closing balances of its final periods
+// (fund_opening.sql), for the tenants the run recomputes; tenants are indexed by tenant number.
+func ReadOpening(ctx context.Context, conn *sql.Conn, tenants []Tenant) error {
+	rows, err := warehouse.Query(ctx, conn, "fund_opening.sql")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var kind string
+		var tenant, no, e4 int64
+		if err := rows.Scan(&kind, &tenant, &no, &e4); err != nil {
+			return fmt.Errorf("read opening balances: %w", err)
+		}
+		if tenant < 0 || int(tenant) >= len(tenants) {
+			return fmt.Errorf("read opening balances: tenant %d out of range", tenant)
+		}
+		t := &tenants[tenant]
+		switch {
+		case kind == "bank":
+			t.Opening.BankUsedE4 = e4
+		case kind == "pool" && no >= 0 && int(no) < len(t.PoolsE4):
+			if t.Opening.PoolsUsedE4 == nil {
+				t.Opening.PoolsUsedE4 = make([]int64, len(t.PoolsE4))
+			}
+			t.Opening.PoolsUsedE4[no] = e4
+		case kind == "member" && no >= 0 && int(no) < len(t.CapsE4):
+			if t.Opening.CapsUsedE4 == nil {
+				t.Opening.CapsUsedE4 = make([]int64, len(t.CapsE4))
+			}
+			t.Opening.CapsUsedE4[no] = e4
+		default:
+			return fmt.Errorf("read opening balances: %s %d of tenant %d out of range", kind, no, tenant)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read opening balances: %w", err)
+	}
+	return nil
 }
 
-// Stream reads the accepted events in funding order (fund_read.sql), funds every row and
-// appends the splits of the events not frozen to funded. It returns the number of rows
-// funded.
+// fundedSchema is the Arrow form of the funded table (fund_sort.sql).
+var fundedSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "line_id", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "rated_e4", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "allowance_e4", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "plan_e4", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "bank_e4", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "exceeding_e4", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "blocked_e4", Type: arrow.PrimitiveTypes.Int64},
+}, nil)
+
+// Stream reads the events to fund in funding order (fund_read.sql), funds every row and
+// writes the splits to the table funded. It returns the number of rows funded.
 //
-// The rows are read from the driver directly: database/sql's Scan costs about twice as much
-// per value, and this is the one per-event loop of the pipeline. The results are held until
-// the read is done because the appender and an open result cannot share the connection.
+// Rows come from DuckDB and go back as Arrow columns: this is the one per-event loop of the
+// pipeline. The results are held until the read is done because the next statement and an
+// open result cannot share the connection.
 func Stream(ctx context.Context, conn *sql.Conn, w *Waterfall) (int64, error) {
-	query, err := sqlfiles.Get("fund_read.sql")
-	if err != nil {
-		return 0, err
+	b := array.NewRecordBuilder(memory.DefaultAllocator, fundedSchema)
+	defer b.Release()
+	cols := make([]*array.Int64Builder, 7)
+	for i := range cols {
+		cols[i] = b.Field(i).(*array.Int64Builder)
 	}
-	var out []funded
+	var out []arrow.RecordBatch
+	defer func() {
+		for _, r := range out {
+			r.Release()
+		}
+	}()
 	var n int64
-	err = conn.Raw(func(dc any) error {
-		q, ok := dc.(driver.QueryerContext)
-		if !ok {
-			return errors.New("read funding rows: driver cannot query")
+	err := warehouse.QueryArrow(ctx, conn, "fund_read.sql", func(rec arrow.RecordBatch) error {
+		if rec.NumCols() != 10 {
+			return fmt.Errorf("read funding rows: %d columns, want 10", rec.NumCols())
 		}
-		rows, err := q.QueryContext(ctx, query, nil)
-		if err != nil {
-			return fmt.Errorf("run fund_read.sql: %w", err)
+		var v [10][]int64
+		for i := range v {
+			a, ok := rec.Column(i).(*array.Int64)
+			if !ok {
+				return fmt.Errorf("read funding rows: column %d is %s, not BIGINT", i+1, rec.Column(i).DataType())
+			}
+			if a.NullN() > 0 {
+				return fmt.Errorf("read funding rows: column %d has NULLs", i+1)
+			}
+			v[i] = a.Int64Values()
 		}
-		defer rows.Close()
-		dest := make([]driver.Value, 15)
-		var v [15]int64
-		for {
-			if err := rows.Next(dest); err == io.EOF {
-				return nil
-			} else if err != nil {
-				return fmt.Errorf("read funding rows: %w", err)
-			}
-			for i, d := range dest {
-				x, ok := d.(int64)
-				if !ok {
-					return fmt.Errorf("read funding row %d: column %d is %T, not BIGINT", n, i+1, d)
-				}
-				v[i] = x
-			}
-			n++
-			r := Row{Seq: v[0], Tenant: int(v[1]), Billed: int(v[2]), OccurredUS: v[3],
-				Member: int(v[4]), Pool: int(v[5]), CreditsE4: v[6], BlocksE4: v[7], PerBlockE4: v[8],
-				Frozen: v[9] != 0}
-			if r.Frozen {
-				r.Given = Split{RatedE4: v[6], AllowanceE4: v[10], PlanE4: v[11], BankE4: v[12],
-					ExceedingE4: v[13], BlockedE4: v[14]}
-			}
+		for j := range int(rec.NumRows()) {
+			r := Row{Seq: v[0][j], Tenant: int(v[1][j]), Billed: int(v[2][j]), OccurredUS: v[3][j],
+				BankAtUS: v[4][j], Late: v[4][j] != v[3][j], Member: int(v[5][j]), Pool: int(v[6][j]),
+				CreditsE4: v[7][j], BlocksE4: v[8][j], PerBlockE4: v[9][j]}
 			s, err := w.Fund(r)
 			if err != nil {
 				return err
 			}
-			if !r.Frozen {
-				out = append(out, funded{r.Seq, s})
+			n++
+			for i, x := range []int64{r.Seq, s.RatedE4, s.AllowanceE4, s.PlanE4, s.BankE4, s.ExceedingE4, s.BlockedE4} {
+				cols[i].Append(x)
 			}
-		}
-	})
-	if err != nil {
-		return 0, err
-	}
-	err = warehouse.Append(ctx, conn, "funded", func(add func(...driver.Value) error) error {
-		for _, f := range out {
-			if err := add(f.id, f.RatedE4, f.AllowanceE4, f.PlanE4, f.BankE4, f.ExceedingE4, f.BlockedE4); err != nil {
-				return err
+			if cols[0].Len() >= 1<<16 {
+				out = append(out, b.NewRecordBatch())
 			}
 		}
 		return nil
 	})
 	if err != nil {
+		return 0, err
+	}
+	if cols[0].Len() > 0 {
+		out = append(out, b.NewRecordBatch())
+	}
+	if len(out) == 0 {
+		return 0, nil
+	}
+	if err := warehouse.ExecArrow(ctx, conn, "fund_write.sql", "arrow_funded", fundedSchema, out...); err != nil {
 		return 0, err
 	}
 	return n, nil

@@ -1,13 +1,15 @@
 // Package fund funds each rated event from the tenant's buckets in the fixed order of
 // BILLING.md section 3: allowance (units), member cap, plan, bank, then exceeding or
-// blocked. It is one Go pass over the events sorted by (tenant, billed period, occurred_at,
-// event_id); all amounts are int64 fixed point at 4 decimal places ("e4").
+// blocked. It is one Go pass over the events of open periods sorted by (tenant, billed
+// period, occurred_at, event_id), starting from the closing balances of the tenant's final
+// periods (section 5); all amounts are int64 fixed point at 4 decimal places ("e4").
 package fund
 
 import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"slices"
 	"sort"
 )
 
@@ -22,31 +24,41 @@ type Deposit struct {
 
 // Tenant is what the waterfall needs to know of a contract.
 type Tenant struct {
-	Block      bool      // policy block: unfunded credits are blocked, not exceeding
-	PlanE4     int64     // credits plan per period
-	Periods    int       // number of billing periods
-	Deposits   []Deposit // any order; sorted by New
-	CapsE4     []int64   // by member number
-	PoolsE4    []int64   // total units by pool number (all of a pool's entries summed)
+	Block    bool      // policy block: unfunded credits are blocked, not exceeding
+	PlanE4   int64     // credits plan per period
+	Periods  int       // number of billing periods
+	Deposits []Deposit // any order; sorted by New
+	CapsE4   []int64   // by member number
+	PoolsE4  []int64   // total units by pool number (all of a pool's entries summed)
+	// Opening is what the tenant's final periods used: the waterfall starts from it.
+	Opening    Opening
 	cumAt      []int64
 	cumCredits []int64
 }
 
+// Opening balances of a tenant: the sums over its final periods (BILLING.md section 5),
+// which later periods fund from without reading those periods' events again.
+type Opening struct {
+	BankUsedE4  int64   // bank credits used
+	PoolsUsedE4 []int64 // allowance units used, by pool number (missing: 0)
+	CapsUsedE4  []int64 // credits funded (plan + bank + exceeding), by member number (missing: 0)
+}
+
 // Row is one event in funding order.
 type Row struct {
-	Seq        int64 // identifies the event (its line's row id); -1 for frozen rows without one
+	Seq        int64 // identifies the event: its line id
 	Tenant     int
 	Billed     int   // period index that bills the event
 	OccurredUS int64 // occurred_at, Unix microseconds
+	// Late is set for an event billed in a later period than its own (BILLING.md section
+	// 4): it sees the deposits dated at or before BankAtUS, the start of that period.
+	Late       bool
+	BankAtUS   int64
 	Member     int   // member number, -1 without a cap
 	Pool       int   // allowance pool number, -1 when the rule draws on none
 	CreditsE4  int64 // rated credits; for a pool rule, ignored in favour of the blocks
 	BlocksE4   int64 // units of a per_unit rule
 	PerBlockE4 int64 // credits per unit of a per_unit rule
-	// Frozen rows belong to a final period: their split is given and only moves the
-	// running balances on.
-	Frozen bool
-	Given  Split
 }
 
 // Split is how one event's credits were funded.
@@ -76,6 +88,12 @@ func New(tenants []Tenant) (*Waterfall, error) {
 		if t.PlanE4 < 0 {
 			return nil, fmt.Errorf("new waterfall: tenant %d: negative plan", i)
 		}
+		if len(t.Opening.PoolsUsedE4) > len(t.PoolsE4) || len(t.Opening.CapsUsedE4) > len(t.CapsE4) {
+			return nil, fmt.Errorf("new waterfall: tenant %d: opening balances of unknown pools or members", i)
+		}
+		if t.Opening.BankUsedE4 < 0 || slices.ContainsFunc(t.Opening.PoolsUsedE4, neg) || slices.ContainsFunc(t.Opening.CapsUsedE4, neg) {
+			return nil, fmt.Errorf("new waterfall: tenant %d: negative opening balance", i)
+		}
 		deps := append([]Deposit(nil), t.Deposits...)
 		sort.SliceStable(deps, func(a, b int) bool { return deps[a].AtUS < deps[b].AtUS })
 		t.Deposits = deps
@@ -91,6 +109,8 @@ func New(tenants []Tenant) (*Waterfall, error) {
 	return &Waterfall{tenants: ts, cur: -1}, nil
 }
 
+func neg(x int64) bool { return x < 0 }
+
 // ErrOrder is returned for rows that are not grouped by tenant.
 var ErrOrder = errors.New("rows out of funding order")
 
@@ -104,9 +124,11 @@ func (w *Waterfall) enter(tenant int) error {
 	t := &w.tenants[tenant]
 	w.cur = tenant
 	w.planE4 = make([]int64, t.Periods)
-	w.bankE4 = 0
+	w.bankE4 = t.Opening.BankUsedE4
 	w.capE4 = make([]int64, len(t.CapsE4))
+	copy(w.capE4, t.Opening.CapsUsedE4)
 	w.poolE4 = make([]int64, len(t.PoolsE4))
+	copy(w.poolE4, t.Opening.PoolsUsedE4)
 	return nil
 }
 
@@ -131,17 +153,8 @@ func (w *Waterfall) Fund(r Row) (Split, error) {
 	if r.Member >= len(w.capE4) || r.Pool >= len(w.poolE4) {
 		return Split{}, fmt.Errorf("fund event %d: member or pool out of range", r.Seq)
 	}
-	if r.Frozen {
-		s := r.Given
-		w.planE4[r.Billed] += s.PlanE4
-		w.bankE4 += s.BankE4
-		if r.Member >= 0 {
-			w.capE4[r.Member] += s.PlanE4 + s.BankE4 + s.ExceedingE4
-		}
-		if r.Pool >= 0 {
-			w.poolE4[r.Pool] += s.AllowanceE4
-		}
-		return s, nil
+	if r.Late && r.BankAtUS <= r.OccurredUS {
+		return Split{}, fmt.Errorf("fund event %d: late, but billed from %d, not after it occurred (%d)", r.Seq, r.BankAtUS, r.OccurredUS)
 	}
 	var s Split
 	credits := r.CreditsE4
@@ -173,7 +186,11 @@ func (w *Waterfall) Fund(r Row) (Split, error) {
 	}
 	s.PlanE4 = min(c, max(t.PlanE4-w.planE4[r.Billed], 0))
 	c -= s.PlanE4
-	s.BankE4 = min(c, max(t.depositsUpTo(r.OccurredUS)-w.bankE4, 0))
+	bankAt := r.OccurredUS
+	if r.Late {
+		bankAt = r.BankAtUS
+	}
+	s.BankE4 = min(c, max(t.depositsUpTo(bankAt)-w.bankE4, 0))
 	c -= s.BankE4
 	if t.Block {
 		s.BlockedE4 += c

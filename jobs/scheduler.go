@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/creditmeter/creditmeter/schemas"
 )
 
 // Defaults of the scheduler (configuration `serve:`).
@@ -109,89 +110,10 @@ type SchedulerConfig struct {
 }
 
 // ParseSchedules parses cron specs: five fields, seconds off, CRON_TZ= (or TZ=) honoured;
-// specs without a zone are read in loc.
+// specs without a zone are read in loc. The rules live in schemas.ParseSchedule, so that
+// configuration validation refuses for every command what the scheduler would refuse.
 func ParseSchedules(specs []string, loc *time.Location) ([]cron.Schedule, error) {
-	if loc == nil {
-		loc = time.UTC
-	}
-	p := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
-	var out []cron.Schedule
-	var errs []error
-	for i, s := range specs {
-		s = strings.TrimSpace(s)
-		if !strings.HasPrefix(s, "CRON_TZ=") && !strings.HasPrefix(s, "TZ=") {
-			s = "CRON_TZ=" + loc.String() + " " + s
-		}
-		sc, err := p.Parse(s)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("schedule[%d] %q: %w", i, specs[i], err))
-			continue
-		}
-		if spec, ok := sc.(*cron.SpecSchedule); ok {
-			sc = wallClock{spec}
-		}
-		out = append(out, sc)
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	if len(out) == 0 {
-		return nil, errors.New("schedule: no cron schedule configured")
-	}
-	return out, nil
-}
-
-// wallClock gives a cron schedule the usual cron semantics across clock changes: a time
-// that a spring-forward change skips fires at the change (robfig/cron skips it), and a
-// time that a fall-back change repeats fires once, at its first occurrence (robfig/cron
-// fires it twice). As in Vixie cron, schedules with * in the minute or hour field (hourly
-// and finer) are left alone: they simply run on the clock as it is.
-type wallClock struct{ spec *cron.SpecSchedule }
-
-const cronStar = 1 << 63 // robfig/cron's bit for a * field
-
-// Next is the schedule's next instant after t on the wall clock.
-func (w wallClock) Next(t time.Time) time.Time {
-	if w.spec.Minute&cronStar != 0 || w.spec.Hour&cronStar != 0 {
-		return w.spec.Next(t)
-	}
-	loc := w.spec.Location
-	for range 1000 {
-		n := w.spec.Next(t)
-		if n.IsZero() {
-			return n
-		}
-		// A wall time skipped by a forward change between t and n fires at the change.
-		for cur := t.In(loc); ; {
-			_, end := cur.ZoneBounds()
-			if end.IsZero() || !end.Before(n) {
-				break
-			}
-			_, before := end.Add(-time.Nanosecond).Zone()
-			_, after := end.Zone()
-			if gap := time.Duration(after-before) * time.Second; gap > 0 && end.After(t) {
-				fixed := *w.spec
-				fixed.Location = time.FixedZone("before", before)
-				if f := fixed.Next(end.Add(-time.Nanosecond)); !f.IsZero() && f.Before(end.Add(gap)) {
-					return end.In(t.Location())
-				}
-			}
-			cur = end
-		}
-		// A wall time repeated by a backward change fired at its first occurrence.
-		nl := n.In(loc)
-		start, _ := nl.ZoneBounds()
-		if !start.IsZero() {
-			_, now := nl.Zone()
-			_, before := start.Add(-time.Nanosecond).Zone()
-			if back := time.Duration(before-now) * time.Second; back > 0 && nl.Sub(start) < back {
-				t = n
-				continue
-			}
-		}
-		return n
-	}
-	return time.Time{}
+	return schemas.ParseSchedules(specs, loc)
 }
 
 // Next is the earliest instant after t at which any of the schedules fires.

@@ -3,7 +3,11 @@
 package schemas
 
 import (
+	"errors"
 	"fmt"
+	"math"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,6 +35,12 @@ type Config struct {
 	Serve     Serve     `yaml:"serve"`
 	Analytics Analytics `yaml:"analytics"`
 
+	// Limits bounds what a run reads; ParseConfig fills the defaults of absent keys.
+	Limits Limits `yaml:"limits"`
+	// LockTTL is how long the run lock stands without renewal (DefaultLockTTL when absent):
+	// a run on another host waits this long after a crash before taking the lock over.
+	LockTTL Duration `yaml:"lock_ttl"`
+
 	// Dir is the directory of the configuration file: relative paths are relative to it.
 	Dir string `yaml:"-"`
 }
@@ -52,6 +62,99 @@ type Serve struct {
 	// ReadyMaxAge is how old the last successful run may be for /readyz to answer 200
 	// (default: twice the longest gap between scheduled runs, plus the run timeout).
 	ReadyMaxAge Duration `yaml:"ready_max_age"`
+}
+
+// Limits bounds what one run reads (configuration `limits:`). Every field is positive once
+// ParseConfig has filled the defaults.
+type Limits struct {
+	// MaxObjectBytes is the largest source object read, decompressed (default 1 GiB).
+	MaxObjectBytes ByteSize `yaml:"max_object_bytes"`
+	// MaxLineBytes is the longest line of a text object (default 1 MiB).
+	MaxLineBytes ByteSize `yaml:"max_line_bytes"`
+	// MaxAttributes is the most keys an event's attributes may have (default 256).
+	MaxAttributes int `yaml:"max_attributes"`
+	// MaxObjectsPerRun is the most new source objects one run reads (default 100,000).
+	MaxObjectsPerRun int `yaml:"max_objects_per_run"`
+}
+
+// Defaults of the configuration's limits and lock.
+const (
+	DefaultMaxObjectBytes   ByteSize = 1 << 30
+	DefaultMaxLineBytes     ByteSize = 1 << 20
+	DefaultMaxAttributes             = 256
+	DefaultMaxObjectsPerRun          = 100_000
+	// DefaultLockTTL is how long the run lock stands without renewal; the lease is renewed
+	// every third of it.
+	DefaultLockTTL = 2 * time.Minute
+	// MinLockTTL and MaxLockTTL bound lock_ttl: renewals need time, and a crashed run on
+	// another host should not block the next ones for long.
+	MinLockTTL = 10 * time.Second
+	MaxLockTTL = time.Hour
+	// MaxObjectBytesLimit and MaxLineBytesLimit bound the size limits themselves.
+	MaxObjectBytesLimit ByteSize = 1 << 40
+	MaxLineBytesLimit   ByteSize = 1 << 30
+)
+
+// withDefaults fills the absent (zero) limits.
+func (l Limits) withDefaults() Limits {
+	if l.MaxObjectBytes == 0 {
+		l.MaxObjectBytes = DefaultMaxObjectBytes
+	}
+	if l.MaxLineBytes == 0 {
+		l.MaxLineBytes = DefaultMaxLineBytes
+	}
+	if l.MaxAttributes == 0 {
+		l.MaxAttributes = DefaultMaxAttributes
+	}
+	if l.MaxObjectsPerRun == 0 {
+		l.MaxObjectsPerRun = DefaultMaxObjectsPerRun
+	}
+	return l
+}
+
+// ByteSize is a size in bytes, written as an integer (bytes) or as a string with a unit:
+// B, KB, MB, GB (powers of 1000) or KiB, MiB, GiB (powers of 1024), e.g. "512MiB". Only
+// whole numbers: "1.5GiB" and 1e9 are refused.
+type ByteSize int64
+
+var byteUnits = map[string]int64{"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
+
+var byteSizeRe = regexp.MustCompile(`^([0-9]+) ?(B|KB|MB|GB|KiB|MiB|GiB)$`)
+
+// UnmarshalYAML reads an integer number of bytes or a size with its unit.
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	want := "want a whole number of bytes or a size such as 512MiB (units B, KB, MB, GB, KiB, MiB, GiB)"
+	if n.Kind != yaml.ScalarNode {
+		return nodeError(n, "%s", want)
+	}
+	digits, mult := n.Value, int64(1)
+	switch tag := n.ShortTag(); {
+	case tag == "!!int", tag == "!!float" && allDigits(n.Value): // past int64 YAML says float
+	case tag == "!!str":
+		m := byteSizeRe.FindStringSubmatch(n.Value)
+		if m == nil {
+			return nodeError(n, "size %q: %s", n.Value, want)
+		}
+		digits, mult = m[1], byteUnits[m[2]]
+	default:
+		return nodeError(n, "size %q: %s", n.Value, want)
+	}
+	v, err := strconv.ParseInt(digits, 10, 64)
+	if errors.Is(err, strconv.ErrRange) || (err == nil && v > math.MaxInt64/mult) {
+		return nodeError(n, "size %q is too large", n.Value)
+	}
+	if err != nil {
+		return nodeError(n, "size %q: %s", n.Value, want)
+	}
+	if v <= 0 {
+		return nodeError(n, "size %q must be greater than 0", n.Value)
+	}
+	*b = ByteSize(v * mult)
+	return nil
+}
+
+func allDigits(s string) bool {
+	return s != "" && strings.Trim(s, "0123456789") == ""
 }
 
 // Analytics configures the analysts' read-only snapshot of the warehouse.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -63,10 +64,28 @@ func (e *ConfigError) Error() string {
 	return b.String()
 }
 
+// MaxConfigBytes bounds the size of a configuration file; a larger one is refused before
+// it is decoded.
+const MaxConfigBytes = 4 << 20
+
+// MaxAliasNodes and MaxAliasBytes bound what YAML aliases add to a configuration once
+// expanded (nodes, and bytes of scalar text): a few hundred bytes of nested anchors and
+// aliases ("billion laughs") expand to billions of nodes.
+const (
+	MaxAliasNodes = 100_000
+	MaxAliasBytes = MaxConfigBytes
+)
+
 // LoadConfig reads, schema-checks and validates the configuration at path. A configuration
 // with any problem is refused whole with a *ConfigError listing all of them.
 func LoadConfig(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read configuration %s: %w", path, err)
+	}
+	// read one byte past the limit, no more: the path may be a device or a pipe
+	data, err := io.ReadAll(io.LimitReader(f, MaxConfigBytes+1))
+	f.Close()
 	if err != nil {
 		return nil, fmt.Errorf("read configuration %s: %w", path, err)
 	}
@@ -81,6 +100,9 @@ func LoadConfig(path string) (*Config, error) {
 // paths. Every problem is listed: those of the schema, of values that cannot be read and of
 // the checks the schema cannot make, each once per field.
 func ParseConfig(data []byte, name, dir string) (*Config, error) {
+	if len(data) > MaxConfigBytes {
+		return nil, &ConfigError{File: name, Problems: []Problem{{Path: "(file)", Reason: "larger than 4 MiB"}}}
+	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		line, _ := lineColumn(err.Error())
@@ -90,6 +112,10 @@ func ParseConfig(data []byte, name, dir string) (*Config, error) {
 		return nil, &ConfigError{File: name, Problems: []Problem{{Path: "(file)", Reason: "empty configuration"}}}
 	}
 	doc := root.Content[0]
+	// before anything expands the aliases (nodeToJSON, Decode)
+	if p := checkAliases(doc); p != nil {
+		return nil, &ConfigError{File: name, Problems: []Problem{*p}}
+	}
 	inst, err := nodeToJSON(doc)
 	if err != nil {
 		return nil, &ConfigError{File: name, Problems: []Problem{{Path: "(file)", Reason: err.Error()}}}
@@ -109,6 +135,10 @@ func ParseConfig(data []byte, name, dir string) (*Config, error) {
 	if !hasKey(doc, "grace_period") {
 		cfg.GracePeriod.Duration = DefaultGracePeriod
 	}
+	if !hasKey(doc, "lock_ttl") {
+		cfg.LockTTL.Duration = DefaultLockTTL
+	}
+	cfg.Limits = cfg.Limits.withDefaults()
 	if decoded {
 		sem := cfg.validate()
 		for i := range sem {
@@ -306,6 +336,88 @@ func lineOf(n *yaml.Node, path string) int {
 		}
 	}
 	return cur.Line
+}
+
+// aliasCost is what a node amounts to with its aliases expanded.
+type aliasCost struct{ nodes, bytes int64 }
+
+// checkAliases refuses a document whose aliases, expanded, add more than MaxAliasNodes
+// nodes or MaxAliasBytes bytes of text to what is written, or that has an alias inside the
+// value of its own anchor. It costs one walk of the written nodes: the expanded size of an
+// anchored value is computed once and reused by every alias to it.
+func checkAliases(doc *yaml.Node) *Problem {
+	var written aliasCost
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		written.nodes++
+		written.bytes += int64(len(n.Value))
+		if n.Kind != yaml.AliasNode {
+			for _, c := range n.Content {
+				walk(c)
+			}
+		}
+	}
+	walk(doc)
+	e := &aliasExpander{
+		memo:  map[*yaml.Node]aliasCost{},
+		open:  map[*yaml.Node]bool{},
+		limit: aliasCost{written.nodes + MaxAliasNodes, written.bytes + MaxAliasBytes},
+	}
+	c := e.cost(doc)
+	switch {
+	case e.cycle != nil:
+		return &Problem{Path: "(file)", Line: e.cycle.Line, Reason: fmt.Sprintf("alias *%s is inside the value of its own anchor (it contains itself)", e.cycle.Value)}
+	case c.nodes > e.limit.nodes:
+		return &Problem{Path: "(file)", Reason: fmt.Sprintf("aliases expand to more than %d nodes", MaxAliasNodes)}
+	case c.bytes > e.limit.bytes:
+		return &Problem{Path: "(file)", Reason: fmt.Sprintf("aliases expand to more than %d MiB of text", MaxAliasBytes>>20)}
+	}
+	return nil
+}
+
+type aliasExpander struct {
+	memo  map[*yaml.Node]aliasCost // expanded cost of anchored values, computed once
+	open  map[*yaml.Node]bool      // nodes being counted: an alias to one of them is a cycle
+	limit aliasCost
+	cycle *yaml.Node // the alias found inside its own anchor's value
+}
+
+// cost counts n with aliases expanded; it stops early, with a cost past the limit, once
+// the limit is passed or a cycle is found.
+func (e *aliasExpander) cost(n *yaml.Node) aliasCost {
+	if n.Kind == yaml.AliasNode {
+		if n.Alias == nil {
+			return aliasCost{1, 0}
+		}
+		if e.open[n.Alias] {
+			e.cycle = n
+			return e.limit
+		}
+		if c, ok := e.memo[n.Alias]; ok {
+			return c
+		}
+		c := e.cost(n.Alias)
+		e.memo[n.Alias] = c
+		return c
+	}
+	if c, ok := e.memo[n]; ok {
+		return c
+	}
+	e.open[n] = true
+	defer delete(e.open, n)
+	c := aliasCost{1, int64(len(n.Value))}
+	for _, k := range n.Content {
+		kc := e.cost(k)
+		c.nodes += kc.nodes
+		c.bytes += kc.bytes
+		if e.cycle != nil || c.nodes > e.limit.nodes || c.bytes > e.limit.bytes {
+			return c
+		}
+	}
+	if n.Anchor != "" {
+		e.memo[n] = c
+	}
+	return c
 }
 
 // nodeToJSON converts YAML to JSON values for schema validation. Scalars keep the text as

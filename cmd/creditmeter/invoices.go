@@ -81,34 +81,63 @@ func cmdInvoices(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	return exitOK
 }
 
+// invoiceNumberRe is the form of an invoice number (BILLING.md section 7): the register's
+// numbers become file names, so nothing else is accepted from it.
+var invoiceNumberRe = regexp.MustCompile(`^INV-[0-9]{4}-[0-9]{6}$`)
+
+// Bounds on what the pull reads from the store: a register line is about 100 bytes, so
+// 64 MiB is some 600,000 invoices; an invoice document is tens of kilobytes.
+const (
+	maxRegisterBytes = 64 << 20
+	maxDocumentBytes = 64 << 20
+)
+
 // pullInvoices filters the store's register and copies the selected invoices' documents
-// into dir. The register keeps its header and column order (FORMATS.md).
+// into dir. The register keeps its header and column order (FORMATS.md). A register with
+// an invoice number that is not INV-YYYY-NNNNNN is refused whole, naming its line: the
+// numbers are file names here, and a tampered one ("../../x") would read outside the store
+// and write outside dir.
 func pullInvoices(ctx context.Context, store objstore.Store, dir, period, tenant string, exts []string) (int, error) {
-	reg, err := getStoreObject(ctx, store, "invoices/register.csv")
+	const regKey = "invoices/register.csv"
+	rc, err := store.Get(ctx, regKey)
 	if err != nil {
 		if errors.Is(err, objstore.ErrNotFound) {
-			return 0, fmt.Errorf("invoices: no invoices/register.csv in %s: has a run published there?", store)
+			return 0, fmt.Errorf("invoices: no %s in %s: has a run published there?", regKey, store)
 		}
 		return 0, err
 	}
-	recs, err := csv.NewReader(bytes.NewReader(reg)).ReadAll()
-	if err != nil {
-		return 0, fmt.Errorf("invoices: read invoices/register.csv: %w", err)
+	defer rc.Close()
+	lr := &limitedReader{r: rc, limit: maxRegisterBytes}
+	cr := csv.NewReader(lr)
+	header, err := cr.Read()
+	if err == io.EOF {
+		return 0, fmt.Errorf("invoices: %s is empty", regKey)
 	}
-	if len(recs) == 0 {
-		return 0, errors.New("invoices: invoices/register.csv is empty")
+	if err != nil {
+		return 0, fmt.Errorf("invoices: read %s: %w", regKey, err)
 	}
 	col := map[string]int{}
-	for i, h := range recs[0] {
+	for i, h := range header {
 		col[h] = i
 	}
 	for _, h := range []string{"invoice_number", "tenant_id", "period_start"} {
 		if _, ok := col[h]; !ok {
-			return 0, fmt.Errorf("invoices: invoices/register.csv has no column %s", h)
+			return 0, fmt.Errorf("invoices: %s has no column %s", regKey, h)
 		}
 	}
-	keep := [][]string{recs[0]}
-	for _, r := range recs[1:] {
+	keep := [][]string{header}
+	for {
+		r, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return 0, fmt.Errorf("invoices: read %s: %w", regKey, err)
+		}
+		if num := r[col["invoice_number"]]; !invoiceNumberRe.MatchString(num) {
+			line, _ := cr.FieldPos(col["invoice_number"])
+			return 0, fmt.Errorf("invoices: %s line %d: invoice number %q is not of the form INV-YYYY-NNNNNN: refusing the register", regKey, line, num)
+		}
 		if tenant != "" && r[col["tenant_id"]] != tenant {
 			continue
 		}
@@ -124,12 +153,8 @@ func pullInvoices(ctx context.Context, store objstore.Store, dir, period, tenant
 		num := r[col["invoice_number"]]
 		for _, ext := range exts {
 			key := documents.InvoiceKey(num, ext)
-			b, err := getStoreObject(ctx, store, key)
-			if err != nil {
+			if err := copyDocument(ctx, store, key, dir, num+"."+ext); err != nil {
 				return 0, fmt.Errorf("invoices: %s: %w", key, err)
-			}
-			if err := writeFileAtomic(filepath.Join(dir, num+"."+ext), b); err != nil {
-				return 0, err
 			}
 		}
 	}
@@ -138,48 +163,76 @@ func pullInvoices(ctx context.Context, store objstore.Store, dir, period, tenant
 	if err := w.WriteAll(keep); err != nil {
 		return 0, fmt.Errorf("invoices: write register: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, "register.csv"), buf.Bytes()); err != nil {
-		return 0, err
+	if err := writeFileAtomic(dir, "register.csv", bytes.NewReader(buf.Bytes())); err != nil {
+		return 0, fmt.Errorf("invoices: %w", err)
 	}
 	return len(keep) - 1, nil
 }
 
-func getStoreObject(ctx context.Context, store objstore.Store, key string) ([]byte, error) {
+// copyDocument streams an object into dir/name, refusing one larger than maxDocumentBytes.
+func copyDocument(ctx context.Context, store objstore.Store, key, dir, name string) error {
 	rc, err := store.Get(ctx, key)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", key, err)
-	}
-	return b, nil
+	return writeFileAtomic(dir, name, &limitedReader{r: rc, limit: maxDocumentBytes})
 }
 
-// writeFileAtomic writes through a temporary file and a rename, so a reader never sees a
-// half-written invoice.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".pull-*")
-	if err != nil {
-		return fmt.Errorf("invoices: %w", err)
+// errTooLarge is returned by a limitedReader past its limit.
+var errTooLarge = errors.New("object larger than the pull accepts")
+
+// limitedReader reads at most limit bytes and fails, rather than stopping short, past
+// them: a truncated register or invoice must not pass for a whole one.
+type limitedReader struct {
+	r     io.Reader
+	read  int64
+	limit int64
+}
+
+// Read reads on, and fails with errTooLarge once more than limit bytes came.
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if rest := l.limit - l.read + 1; int64(len(p)) > rest {
+		p = p[:rest]
 	}
-	if _, err := tmp.Write(data); err != nil {
+	k, err := l.r.Read(p)
+	l.read += int64(k)
+	if l.read > l.limit {
+		return 0, fmt.Errorf("%w (%d MiB)", errTooLarge, l.limit>>20)
+	}
+	return k, err
+}
+
+// writeFileAtomic writes dir/name through a temporary file and a rename, so a reader never
+// sees a half-written invoice. name must be a plain file name: nothing is written outside
+// dir.
+func writeFileAtomic(dir, name string, r io.Reader) error {
+	if !filepath.IsLocal(name) || filepath.Base(name) != name {
+		return fmt.Errorf("write %q: not a file name inside %s", name, dir)
+	}
+	path := filepath.Join(dir, name)
+	tmp, err := os.CreateTemp(dir, ".pull-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	fail := func(err error) error {
 		tmp.Close()
 		os.Remove(tmp.Name())
-		return fmt.Errorf("invoices: write %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := io.Copy(tmp, r); err != nil {
+		return fail(err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return fail(err)
 	}
 	if err := tmp.Close(); err != nil {
 		os.Remove(tmp.Name())
-		return fmt.Errorf("invoices: write %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("invoices: %w", err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		os.Remove(tmp.Name())
-		return fmt.Errorf("invoices: %w", err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }

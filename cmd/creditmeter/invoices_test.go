@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -14,7 +15,12 @@ import (
 // documents.
 func invoiceStore(t *testing.T) string {
 	t.Helper()
-	store := t.TempDir()
+	return invoiceStoreIn(t, t.TempDir())
+}
+
+// invoiceStoreIn writes the store of invoiceStore into directory store.
+func invoiceStoreIn(t *testing.T, store string) string {
+	t.Helper()
 	files := map[string]string{
 		"invoices/register.csv": "invoice_number,tenant_id,period_start,period_end,currency,exceeding_credits,price_per_credit,amount\n" +
 			"INV-2026-000001,beta-rome,2026-01-01,2026-02-01,EUR,217.025,0.04,8.68\n" +
@@ -137,5 +143,74 @@ func TestInvoicesPullErrors(t *testing.T) {
 				t.Errorf("exit %d, want %d: %s", code, c.code, stderr.String())
 			}
 		})
+	}
+}
+
+// TestInvoicesPullTamperedRegister: invoice numbers come from a file in the output store;
+// one that is not INV-YYYY-NNNNNN ("../../secret") made the pull read outside the store and
+// write outside --out. The register is refused whole (exit 1, naming the line) and nothing
+// is written.
+func TestInvoicesPullTamperedRegister(t *testing.T) {
+	cfg := filepath.Join("..", "..", "fixtures", "acceptance", "01-worked-example", "creditmeter.yaml")
+	for _, num := range []string{"../../secret", "INV-2026-000002/../../../secret", "/etc/passwd", "INV-2026-00002", "INV-2026-000002\n", ""} {
+		t.Run(num, func(t *testing.T) {
+			base := t.TempDir()
+			store := invoiceStoreIn(t, filepath.Join(base, "store"))
+			// a file outside the store that a traversal would read, and where it would land
+			if err := os.WriteFile(filepath.Join(base, "secret.csv"), []byte("not an invoice"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			reg := filepath.Join(store, "invoices", "register.csv")
+			b, _ := os.ReadFile(reg)
+			tampered := strings.Replace(string(b), "INV-2026-000002,", fmt.Sprintf("%q,", num), 1)
+			if err := os.WriteFile(reg, []byte(tampered), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out := filepath.Join(base, "a", "b", "pulled")
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), []string{"invoices", "--config", cfg, "--output", store, "--out", out, "--format", "csv"}, &stdout, &stderr)
+			if code != exitFailed {
+				t.Fatalf("exit %d, want %d: %s", code, exitFailed, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), "line 3") || !strings.Contains(stderr.String(), "INV-YYYY-NNNNNN") {
+				t.Errorf("stderr does not name the line and the form: %s", stderr.String())
+			}
+			var written []string
+			_ = filepath.WalkDir(base, func(p string, d os.DirEntry, err error) error {
+				if err == nil && !d.IsDir() && !strings.HasPrefix(p, store+string(os.PathSeparator)) && p != filepath.Join(base, "secret.csv") {
+					written = append(written, p)
+				}
+				return nil
+			})
+			if len(written) > 0 {
+				t.Errorf("files written: %v", written)
+			}
+		})
+	}
+}
+
+// TestInvoicesPullOversizedDocument: an invoice document larger than the pull accepts is
+// refused (it was read whole into memory), and no partial file is left.
+func TestInvoicesPullOversizedDocument(t *testing.T) {
+	cfg := filepath.Join("..", "..", "fixtures", "acceptance", "01-worked-example", "creditmeter.yaml")
+	store := invoiceStore(t)
+	f, err := os.OpenFile(filepath.Join(store, "invoices", "INV-2026-000002.csv"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(maxDocumentBytes + 1); err != nil { // sparse
+		t.Fatal(err)
+	}
+	f.Close()
+	out := filepath.Join(t.TempDir(), "pulled")
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"invoices", "--config", cfg, "--output", store, "--out", out, "--format", "csv"}, &stdout, &stderr)
+	if code != exitFailed || !strings.Contains(stderr.String(), "larger than the pull accepts") {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	for _, name := range listDir(t, out) {
+		if name != "INV-2026-000001.csv" {
+			t.Errorf("left in --out: %s", name)
+		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/creditmeter/creditmeter/jobs"
+	"github.com/creditmeter/creditmeter/pipeline/objstore"
 	"github.com/creditmeter/creditmeter/schemas"
 )
 
@@ -93,7 +94,7 @@ func exitCode(stderr io.Writer, err error) int {
 	}
 	var ue usageError
 	var ce *schemas.ConfigError
-	if errors.As(err, &ue) || errors.As(err, &ce) {
+	if errors.As(err, &ue) || errors.As(err, &ce) || errors.Is(err, objstore.ErrMissing) {
 		return exitUsage
 	}
 	return exitFailed

@@ -311,7 +311,8 @@ func Deliver(ctx context.Context, conn *sql.Conn, cfg *schemas.Config, sender Se
 		serr := sender.Send(ctx, cfg.SMTP.From, to, msg)
 		status, lastErr := StatusSent, any(nil)
 		if serr != nil {
-			status, lastErr = StatusFailed, serr.Error()
+			// published in the outbox: our own words only; the server's are logged below
+			status, lastErr = StatusFailed, DeliveryError(serr)
 		}
 		if err := warehouse.Exec(ctx, conn, "notify_mark.sql", n.TenantID, n.PeriodStart, n.Threshold.String(),
 			status, lastErr, now, strings.Join(to, " ")); err != nil {

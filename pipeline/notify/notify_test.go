@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -245,7 +246,7 @@ func (s *session) Data(r io.Reader) error {
 	s.s.mu.Lock()
 	defer s.s.mu.Unlock()
 	if s.s.fail {
-		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "mailbox busy, try later"}
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: serverText}
 	}
 	_, s.m.tls = s.c.TLSConnectionState()
 	s.m.data = string(b)
@@ -310,6 +311,10 @@ func decodeBody(t *testing.T, data string) string {
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
+// serverText is what the test server says when it refuses a message: words of another
+// party, with internal names in them, that must never reach the outbox.
+const serverText = "mailbox busy on relay-7.corp.internal (10.2.3.4), queue of ops@corp.internal full"
+
 func TestDeliverFailureThenRetry(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -325,7 +330,8 @@ func TestDeliverFailureThenRetry(t *testing.T) {
 	conn := openRun(t, wh, false)
 	run(t, conn, cfg, 1, filepath.Join(dir, "out1"))
 	ms.setFail(true)
-	sent, failed, err := Deliver(ctx, conn, cfg, sender, now1, quietLog())
+	var logs bytes.Buffer
+	sent, failed, err := Deliver(ctx, conn, cfg, sender, now1, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil || sent != 0 || failed != 6 {
 		t.Fatalf("run 1: sent %d failed %d err %v", sent, failed, err)
 	}
@@ -334,9 +340,24 @@ func TestDeliverFailureThenRetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, n := range ns {
-		if n.Status != StatusFailed || n.Attempts != 1 || n.LastError == nil || !strings.Contains(*n.LastError, "451") || n.SentAt != nil {
-			t.Errorf("after failure: %+v", n)
+		if n.Status != StatusFailed || n.Attempts != 1 || n.LastError == nil || *n.LastError != "smtp 451 temporary failure" || n.SentAt != nil {
+			t.Errorf("after failure: %+v (last_error %q)", n, deref(n.LastError))
 		}
+	}
+	// the outbox others read carries our classification, never the server's words; the log
+	// (at warn) has them whole
+	if err := Render(ctx, conn, filepath.Join(dir, "out1b")); err != nil {
+		t.Fatal(err)
+	}
+	outbox, err := os.ReadFile(filepath.Join(dir, "out1b", "notifications", "outbox.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(outbox), "corp.internal") || !strings.Contains(string(outbox), `"last_error":"smtp 451 temporary failure"`) {
+		t.Errorf("outbox after failure:\n%s", outbox)
+	}
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "relay-7.corp.internal") {
+		t.Errorf("the server's text is not logged at warn:\n%s", logs.String())
 	}
 
 	// Run 2: the server is back; every failed one is retried and sent once.
@@ -444,6 +465,9 @@ func TestDeliverServerDown(t *testing.T) {
 	if ns[0].Status != StatusFailed || ns[1].Status != StatusPending || ns[1].Attempts != 0 {
 		t.Errorf("states %s/%d %s/%d", ns[0].Status, ns[0].Attempts, ns[1].Status, ns[1].Attempts)
 	}
+	if got := deref(ns[0].LastError); got != "connection refused" {
+		t.Errorf("last_error %q, want connection refused", got)
+	}
 	// No smtp block: nothing is attempted.
 	cfg.SMTP = nil
 	if s, f, err := Deliver(ctx, conn, cfg, NewSMTPSender(nil), time.Now(), quietLog()); err != nil || s != 0 || f != 0 {
@@ -497,6 +521,13 @@ func TestDeliverStartTLSWithAuth(t *testing.T) {
 	sent, failed, err := Deliver(ctx, conn, cfg, untrusting, time.Date(2026, 2, 10, 0, 0, 0, 0, time.UTC), quietLog())
 	if err != nil || sent != 0 || failed == 0 || len(ms.received()) != 0 {
 		t.Fatalf("untrusted certificate: sent %d failed %d err %v", sent, failed, err)
+	}
+	ns, err := List(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := deref(ns[0].LastError); got != "tls handshake failed" {
+		t.Errorf("last_error %q, want tls handshake failed", got)
 	}
 
 	sender := NewSMTPSender(cfg.SMTP)
@@ -553,5 +584,49 @@ func TestFinalPeriodsSkipped(t *testing.T) {
 	conn2 := openRun(t, filepath.Join(dir, "w2.duckdb"), false)
 	if b := run(t, conn2, cfg, 1, filepath.Join(dir, "out2")); len(b) != 0 {
 		t.Errorf("outbox %q", b)
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
+}
+
+// TestDeliveryError: a failed send is recorded as a short text of our own, whatever the
+// server or the network said.
+func TestDeliveryError(t *testing.T) {
+	wrap := func(stage string, err error) error {
+		return &sendError{addr: "mail.example:587", stage: stage, err: err}
+	}
+	long := strings.Repeat("secret internal detail ", 1000)
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{wrap(stageSend, &smtp.SMTPError{Code: 451, Message: long}), "smtp 451 temporary failure"},
+		{wrap(stageSend, &smtp.SMTPError{Code: 550, Message: "5.1.1 <billing@acme.example>: user unknown"}), "smtp 550 permanent failure"},
+		{wrap(stageAuth, &smtp.SMTPError{Code: 535, Message: "5.7.8 bad credentials for mailer"}), "smtp 535 authentication failed"},
+		{wrap(stageAuth, &smtp.SMTPError{Code: 454, Message: "try later"}), "smtp 454 temporary failure"},
+		{wrap(stageSend, &smtp.SMTPError{Code: 999, Message: long}), "smtp unexpected reply"},
+		{wrap(stageDial, &net.OpError{Op: "dial", Net: "tcp", Err: &os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}}), "connection refused"},
+		{wrap(stageDial, &net.DNSError{Err: "no such host", Name: "mail.corp.internal", IsNotFound: true}), "host not found"},
+		{wrap(stageDial, context.DeadlineExceeded), "timeout"},
+		{wrap(stageSend, os.ErrDeadlineExceeded), "timeout"},
+		{wrap(stageStartTLS, &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}), "tls handshake failed"},
+		{wrap(stageStartTLS, errors.New("smtp: server doesn't support STARTTLS")), "tls handshake failed"},
+		{wrap(stageAuth, errCredentialsInClear), "credentials refused without tls"},
+		{wrap(stageSend, io.ErrUnexpectedEOF), "connection lost"},
+		{wrap(stageSend, syscall.ECONNRESET), "connection lost"},
+		{errors.New(long), "delivery failed"},
+	} {
+		got := DeliveryError(c.err)
+		if got != c.want {
+			t.Errorf("DeliveryError(%.80v) = %q, want %q", c.err, got, c.want)
+		}
+		if strings.Contains(got, "secret") || strings.Contains(got, "corp") || len(got) > 40 {
+			t.Errorf("DeliveryError leaks or grows: %q", got)
+		}
 	}
 }

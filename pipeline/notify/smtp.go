@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"mime/quotedprintable"
 	"net"
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -60,7 +63,8 @@ func (s *SMTPSender) Addr() string {
 	return net.JoinHostPort(s.Host, strconv.Itoa(port))
 }
 
-// Send delivers msg from from to every address of to in one SMTP transaction.
+// Send delivers msg from from to every address of to in one SMTP transaction. Its errors
+// carry the server's own words; DeliveryError says what may be published of them.
 func (s *SMTPSender) Send(ctx context.Context, from string, to []string, msg []byte) error {
 	timeout := s.Timeout
 	if timeout <= 0 {
@@ -68,10 +72,13 @@ func (s *SMTPSender) Send(ctx context.Context, from string, to []string, msg []b
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	fail := func(stage string, err error) error {
+		return &sendError{addr: s.Addr(), stage: stage, err: err}
+	}
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", s.Addr())
 	if err != nil {
-		return err
+		return fail(stageDial, err)
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(dl)
@@ -88,7 +95,7 @@ func (s *SMTPSender) Send(ctx context.Context, from string, to []string, msg []b
 		c, err = smtp.NewClientStartTLS(conn, cfg)
 		if err != nil {
 			_ = conn.Close()
-			return fmt.Errorf("smtp %s: starttls: %w", s.Addr(), err)
+			return fail(stageStartTLS, err)
 		}
 	} else {
 		c = smtp.NewClient(conn)
@@ -99,24 +106,103 @@ func (s *SMTPSender) Send(ctx context.Context, from string, to []string, msg []b
 		name = "localhost"
 	}
 	if err := c.Hello(name); err != nil {
-		return fmt.Errorf("smtp %s: hello: %w", s.Addr(), err)
+		return fail(stageHello, err)
 	}
 	if s.Username != "" {
 		_, tlsOn := c.TLSConnectionState()
 		if !tlsOn && !isLoopback(s.Host) {
-			return fmt.Errorf("smtp %s: refusing to send credentials without TLS (set starttls: true)", s.Addr())
+			return fail(stageAuth, errCredentialsInClear)
 		}
 		if err := c.Auth(sasl.NewPlainClient("", s.Username, s.Password)); err != nil {
-			return fmt.Errorf("smtp %s: auth: %w", s.Addr(), err)
+			return fail(stageAuth, err)
 		}
 	}
 	if err := c.SendMail(from, to, bytes.NewReader(msg)); err != nil {
-		return fmt.Errorf("smtp %s: send: %w", s.Addr(), err)
+		return fail(stageSend, err)
 	}
 	if err := c.Quit(); err != nil {
 		return nil // accepted; the goodbye does not change that
 	}
 	return nil
+}
+
+// Stages of an SMTP delivery, as a sendError names them.
+const (
+	stageDial     = "dial"
+	stageStartTLS = "starttls"
+	stageHello    = "hello"
+	stageAuth     = "auth"
+	stageSend     = "send"
+)
+
+var errCredentialsInClear = errors.New("refusing to send credentials without TLS (set starttls: true)")
+
+// sendError is a failed delivery: where it failed and the error as it came, server text
+// included (for the log, never for the outbox).
+type sendError struct {
+	addr, stage string
+	err         error
+}
+
+// Error names the server, the stage and the cause.
+func (e *sendError) Error() string { return fmt.Sprintf("smtp %s: %s: %v", e.addr, e.stage, e.err) }
+
+// Unwrap returns the cause.
+func (e *sendError) Unwrap() error { return e.err }
+
+// DeliveryError classifies a failed send into a short text of our own, the only thing
+// recorded in notifications.last_error and published in notifications/outbox.jsonl: the
+// server's reply (which may name internal hosts, accounts or policies) never is. The full
+// error goes to the log. Examples: "smtp 451 temporary failure", "smtp 550 permanent
+// failure", "smtp 535 authentication failed", "connection refused", "tls handshake failed",
+// "timeout".
+func DeliveryError(err error) string {
+	if err == nil {
+		return ""
+	}
+	var se *sendError
+	stage := ""
+	if errors.As(err, &se) {
+		stage = se.stage
+	}
+	var reply *smtp.SMTPError
+	var dns *net.DNSError
+	var ne net.Error
+	var cv *tls.CertificateVerificationError
+	var rh tls.RecordHeaderError
+	var alert tls.AlertError
+	switch {
+	case errors.As(err, &reply) && reply.Code >= 400 && reply.Code <= 599:
+		switch {
+		case stage == stageAuth && reply.Code >= 500:
+			return fmt.Sprintf("smtp %d authentication failed", reply.Code)
+		case reply.Code < 500:
+			return fmt.Sprintf("smtp %d temporary failure", reply.Code)
+		default:
+			return fmt.Sprintf("smtp %d permanent failure", reply.Code)
+		}
+	case errors.As(err, &reply):
+		return "smtp unexpected reply"
+	case errors.Is(err, errCredentialsInClear):
+		return "credentials refused without tls"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
+		errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "cancelled"
+	case errors.As(err, &dns):
+		return "host not found"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.As(err, &cv), errors.As(err, &rh), errors.As(err, &alert), stage == stageStartTLS:
+		return "tls handshake failed"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, io.EOF),
+		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
+		return "connection lost"
+	case stage == stageDial:
+		return "connection failed"
+	}
+	return "delivery failed"
 }
 
 func isLoopback(host string) bool {

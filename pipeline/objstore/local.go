@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 )
 
 // Local is a Store on a local directory. Its ETag is derived from size and modification
@@ -39,14 +40,25 @@ func (l *Local) Root() string { return l.root }
 // String names the directory.
 func (l *Local) String() string { return l.root }
 
-// List walks the directory; a missing directory is an empty store.
+// List walks the directory. A root that does not exist or is not a directory is
+// ErrMissing (a mistyped source is not an empty one); a root given as a symbolic link is
+// followed, links inside the tree are not (a link could lead out of the source).
 func (l *Local) List(ctx context.Context) ([]Object, error) {
+	root, err := filepath.EvalSymlinks(l.root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("list %s: %w", l.root, ErrMissing)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", l.root, err)
+	}
+	if fi, err := os.Stat(root); err != nil {
+		return nil, fmt.Errorf("list %s: %w", l.root, err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("list %s: %w: not a directory", l.root, ErrMissing)
+	}
 	var out []Object
-	err := filepath.WalkDir(l.root, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) && p == l.root {
-				return fs.SkipDir
-			}
 			return err
 		}
 		if ctx.Err() != nil {
@@ -62,7 +74,7 @@ func (l *Local) List(ctx context.Context) ([]Object, error) {
 		if err != nil {
 			return err
 		}
-		rel, err := filepath.Rel(l.root, p)
+		rel, err := filepath.Rel(root, p)
 		if err != nil {
 			return err
 		}
@@ -77,12 +89,26 @@ func (l *Local) List(ctx context.Context) ([]Object, error) {
 	return out, nil
 }
 
-// Path is the local file of a key.
+// Path is the local file of a key. Get and Put refuse keys that would leave the
+// directory; Path itself does not check.
 func (l *Local) Path(key string) string { return filepath.Join(l.root, filepath.FromSlash(key)) }
+
+// path is the local file of a key that stays inside the store: a relative path without
+// ".." climbing out, not empty.
+func (l *Local) path(key string) (string, error) {
+	if !filepath.IsLocal(filepath.FromSlash(key)) || key == "." {
+		return "", fmt.Errorf("key %q is not a path inside the store", key)
+	}
+	return l.Path(key), nil
+}
 
 // Get opens the file of a key.
 func (l *Local) Get(_ context.Context, key string) (io.ReadCloser, error) {
-	f, err := os.Open(l.Path(key))
+	p, err := l.path(key)
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", key, err)
+	}
+	f, err := os.Open(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("get %s: %w", key, ErrNotFound)
 	}
@@ -92,10 +118,27 @@ func (l *Local) Get(_ context.Context, key string) (io.ReadCloser, error) {
 	return f, nil
 }
 
-// Put writes to a temporary file beside the target and renames it into place.
+// RestrictedPrefix is where outputs with personal data go (FORMATS.md, "Text cells and
+// personal data"): a local store makes them readable by their owner only.
+const RestrictedPrefix = "restricted/"
+
+// Restricted reports whether a key holds personal data.
+func Restricted(key string) bool { return strings.HasPrefix(key, RestrictedPrefix) }
+
+// Put writes to a temporary file beside the target and renames it into place. Files under
+// restricted/ are 0600 in directories of 0700; everything else is 0644 in 0755.
 func (l *Local) Put(_ context.Context, key string, body io.ReadSeeker, _ int64, _ string) (err error) {
-	dst := l.Path(key)
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+	dst, err := l.path(key)
+	if err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	mode := fs.FileMode(0o644)
+	if Restricted(key) {
+		mode = 0o600
+		if err := l.restrictedDir(filepath.Dir(dst)); err != nil {
+			return fmt.Errorf("put %s: %w", key, err)
+		}
+	} else if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(dst), ".tmp-*")
@@ -115,11 +158,35 @@ func (l *Local) Put(_ context.Context, key string, body io.ReadSeeker, _ int64, 
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	// CreateTemp makes the file 0600; reports are for readers beside the service account.
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+	if err := os.Chmod(tmp.Name(), mode); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	if err := os.Rename(tmp.Name(), dst); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
+	}
+	return nil
+}
+
+// restrictedDir makes dir, under the store's restricted/ directory, with the directories it
+// creates there 0700, and closes restricted/ itself if an earlier version left it open
+// (files it does not rewrite keep their mode, but nobody else can reach them).
+func (l *Local) restrictedDir(dir string) error {
+	if err := os.MkdirAll(l.root, 0o755); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	top := filepath.Join(l.root, strings.TrimSuffix(RestrictedPrefix, "/"))
+	fi, err := os.Lstat(top)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory", top)
+	}
+	if fi.Mode().Perm() != 0o700 {
+		return os.Chmod(top, 0o700)
 	}
 	return nil
 }

@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 )
 
 // localLock is the lock backend of a directory: the lock file's content is read and
@@ -42,15 +44,37 @@ func (l *localLock) guarded(f func() error) error {
 	return f()
 }
 
+// readLocked reads the lock file: at most maxLockBytes of it (a larger one is not a lock
+// this program wrote, and is read as one that cannot be parsed), and only if it is a
+// regular file (a link to a device or a pipe would never finish reading).
 func (l *localLock) readLocked() ([]byte, string, error) {
-	data, err := os.ReadFile(l.path)
+	fi, err := os.Lstat(l.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, "", ErrNotFound
 	}
 	if err != nil {
 		return nil, "", err
 	}
-	return data, sumVersion(data), nil
+	if !fi.Mode().IsRegular() {
+		return nil, "", fmt.Errorf("%s is not a regular file (%v): remove it if no run is going", l.path, fi.Mode().Type())
+	}
+	f, err := os.Open(l.path)
+	if err != nil {
+		return nil, "", err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxLockBytes+1))
+	if err != nil {
+		return nil, "", err
+	}
+	// the size makes a version of a file longer than what is read
+	return data, lockVersion(data, fi.Size()), nil
+}
+
+// lockVersion identifies a state of the lock file: its size and the checksum of what is read
+// of it.
+func lockVersion(data []byte, size int64) string {
+	return strconv.FormatInt(size, 10) + ":" + sumVersion(data)
 }
 
 func (l *localLock) write(data []byte) error {
@@ -87,7 +111,7 @@ func (l *localLock) create(_ context.Context, data []byte) (string, error) {
 		}
 		return l.write(data)
 	})
-	return sumVersion(data), err
+	return lockVersion(data, int64(len(data))), err
 }
 
 func (l *localLock) replace(_ context.Context, data []byte, version string) (string, error) {
@@ -104,7 +128,7 @@ func (l *localLock) replace(_ context.Context, data []byte, version string) (str
 		}
 		return l.write(data)
 	})
-	return sumVersion(data), err
+	return lockVersion(data, int64(len(data))), err
 }
 
 func (l *localLock) remove(_ context.Context, version string) error {

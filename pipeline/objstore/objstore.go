@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"path/filepath"
 	"strings"
 )
 
@@ -32,6 +34,12 @@ type Store interface {
 
 // ErrNotFound is returned by Get for a missing key.
 var ErrNotFound = errors.New("object not found")
+
+// ErrMissing is returned by List when the store's location itself does not exist: a local
+// directory that is missing or is not a directory, a bucket that does not exist. A mistyped
+// source is a mistake (exit status 2), never an empty source; an existing directory or
+// bucket with nothing under the prefix is empty.
+var ErrMissing = errors.New("location does not exist")
 
 // Open returns the store for a location: a local directory path, or s3://bucket/prefix.
 func Open(ctx context.Context, location string, opts Options) (Store, error) {
@@ -84,4 +92,73 @@ type Info struct {
 type Statter interface {
 	// Stat returns the object's Info; a missing key is ErrNotFound.
 	Stat(ctx context.Context, key string) (Info, error)
+}
+
+// Within reports whether location child is location parent or lies under it. Local paths
+// are compared after filepath.Abs and Clean, with the symbolic links of their longest
+// existing prefix resolved (a child that does not exist yet, or a link into the parent,
+// still counts); s3://bucket/prefix locations by bucket and whole path segments ("raw"
+// holds "raw/x" but not "raw2"). A local path and an s3:// location never overlap.
+func Within(parent, child string) (bool, error) {
+	if parent == "" || child == "" {
+		return false, errors.New("within: empty location")
+	}
+	ps3, cs3 := strings.HasPrefix(parent, "s3://"), strings.HasPrefix(child, "s3://")
+	for _, loc := range []string{parent, child} {
+		if !strings.HasPrefix(loc, "s3://") && strings.Contains(loc, "://") {
+			return false, fmt.Errorf("within %s: unsupported scheme", loc)
+		}
+	}
+	switch {
+	case ps3 && cs3:
+		pb, pp, err := ParseS3(parent)
+		if err != nil {
+			return false, err
+		}
+		cb, cp, err := ParseS3(child)
+		if err != nil {
+			return false, err
+		}
+		return pb == cb && strings.HasPrefix(cp, pp), nil // prefixes are "" or end in "/"
+	case ps3 || cs3:
+		return false, nil
+	}
+	p, err := resolvePath(parent)
+	if err != nil {
+		return false, err
+	}
+	c, err := resolvePath(child)
+	if err != nil {
+		return false, err
+	}
+	rel, err := filepath.Rel(p, c)
+	if err != nil {
+		return false, nil // on different volumes
+	}
+	return rel == "." || filepath.IsLocal(rel), nil
+}
+
+// resolvePath makes p absolute and clean, and resolves the symbolic links of its longest
+// existing prefix; the rest, not there yet, is appended as it is.
+func resolvePath(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", fmt.Errorf("resolve %s: %w", p, err)
+	}
+	var rest []string
+	for cur := abs; ; {
+		real, err := filepath.EvalSymlinks(cur)
+		if err == nil {
+			return filepath.Join(append([]string{real}, rest...)...), nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("resolve %s: %w", p, err)
+		}
+		parent := filepath.Dir(cur)
+		if parent == cur {
+			return abs, nil
+		}
+		rest = append([]string{filepath.Base(cur)}, rest...)
+		cur = parent
+	}
 }

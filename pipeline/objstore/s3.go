@@ -180,6 +180,11 @@ func (s *S3) List(ctx context.Context) ([]Object, error) {
 	p := s3.NewListObjectsV2Paginator(s.client, in)
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
+		if isNoSuchBucket(err) {
+			// a mistyped bucket is a mistake, not an empty source (an existing bucket with
+			// nothing under the prefix is one)
+			return nil, fmt.Errorf("list %s: %w: %w", s, ErrMissing, err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("list %s: %w", s, err)
 		}
@@ -256,7 +261,9 @@ func (r *s3Reader) Read(p []byte) (int, error) {
 func (r *s3Reader) Close() error { return r.body.Close() }
 
 // Put uploads an object through the transfer manager (multipart above the part size),
-// recording the body's sha256 in the object's metadata.
+// recording the body's sha256 in the object's metadata. No ACL is ever set: objects are
+// private (the bucket owner's) unless the bucket's own policy says otherwise, which is what
+// FORMATS.md asks of restricted/ outputs; never add a public canned ACL here.
 func (s *S3) Put(ctx context.Context, key string, body io.ReadSeeker, _ int64, contentType string) error {
 	sum, err := hashSeeker(body)
 	if err != nil {

@@ -1,5 +1,6 @@
-// Package jobs orchestrates runs of the pipeline: one run pulls, loads, rates, funds,
-// aggregates, finalizes and publishes; the scheduler (serve) calls the same Runner.
+// Package jobs orchestrates runs of the pipeline: one run pulls and loads what is new,
+// recomputes the open periods of the tenants that changed, finalizes and invoices what is
+// due, and publishes what changed; the scheduler (serve) calls the same Runner.
 package jobs
 
 import (
@@ -11,12 +12,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/creditmeter/creditmeter/pipeline/aggregate"
-	"github.com/creditmeter/creditmeter/pipeline/documents"
 	"github.com/creditmeter/creditmeter/pipeline/fund"
+	"github.com/creditmeter/creditmeter/pipeline/history"
 	"github.com/creditmeter/creditmeter/pipeline/load"
 	"github.com/creditmeter/creditmeter/pipeline/notify"
 	"github.com/creditmeter/creditmeter/pipeline/objstore"
@@ -31,15 +33,17 @@ import (
 // Config configures a Runner.
 type Config struct {
 	Config *schemas.Config
-	Log    *slog.Logger
+	// File names the configuration in errors (the path given on the command line).
+	File string
+	Log  *slog.Logger
 	// Clock reads the wall clock for durations and, without --now, the run's instant.
 	Clock func() time.Time
 	// Stores opens sources and outputs (local directories without S3 settings).
 	Stores objstore.Options
 	// Progress, when set, hears of each stage's advance (interactive terminals).
 	Progress Progress
-	// LockTTL is how long the run lock stands without renewal (0: 15 minutes); it is
-	// renewed every third of that while the run lasts.
+	// LockTTL is how long the run lock stands without renewal (0: the configuration's
+	// lock_ttl); it is renewed every third of that while the run lasts.
 	LockTTL time.Duration
 	// BatchObjects caps the objects loaded per transaction (0: 512).
 	BatchObjects int
@@ -59,6 +63,7 @@ type Progress interface {
 // Runner runs the pipeline.
 type Runner struct {
 	cfg      *schemas.Config
+	file     string
 	log      *slog.Logger
 	clock    func() time.Time
 	stores   objstore.Options
@@ -81,7 +86,10 @@ func New(c Config) (*Runner, error) {
 	if c.BatchObjects <= 0 {
 		c.BatchObjects = 512
 	}
-	return &Runner{cfg: c.Config, log: c.Log, clock: c.Clock, stores: c.Stores, progress: c.Progress,
+	if c.File == "" {
+		c.File = "configuration"
+	}
+	return &Runner{cfg: c.Config, file: c.File, log: c.Log, clock: c.Clock, stores: c.Stores, progress: c.Progress,
 		lockTTL: c.LockTTL, batch: c.BatchObjects}, nil
 }
 
@@ -105,18 +113,26 @@ type Manifest struct {
 	Counts         Counts                   `json:"counts"`
 	QuarantineBy   map[string]int64         `json:"quarantined_by_reason"`
 	Reconciliation aggregate.Reconciliation `json:"reconciliation"`
-	Tenants        []TenantSummary          `json:"tenants"`
-	Finalized      []Finalized              `json:"finalized"`
-	Stages         []StageTiming            `json:"stages"`
-	Outputs        []publish.File           `json:"outputs"`
+	// Recomputed counts the tenants whose open periods this run computed again.
+	Recomputed int             `json:"tenants_recomputed"`
+	Tenants    []TenantSummary `json:"tenants"`
+	Finalized  []Finalized     `json:"finalized"`
+	Stages     []StageTiming   `json:"stages"`
+	// Outputs are the files this run wrote (a file whose bytes did not change is not
+	// written); Index is the output index, which lists every current output.
+	Outputs []publish.File `json:"outputs"`
+	Index   publish.File   `json:"index"`
 }
 
 // ObjectCounts counts source objects.
 type ObjectCounts struct {
-	Listed   int   `json:"listed"`
-	Ingested int   `json:"ingested"` // read in this run
-	Skipped  int64 `json:"skipped"`  // names that are not event objects (all runs)
-	Lines    int64 `json:"lines_ingested"`
+	Listed     int   `json:"listed"`
+	Ingested   int   `json:"ingested"`   // read in this run
+	Unreadable int   `json:"unreadable"` // quarantined as unreadable_object in this run
+	Skipped    int   `json:"skipped"`    // names that are not event objects, in this run
+	Deferred   int   `json:"deferred"`   // past limits.max_objects_per_run: read by the next run
+	Lines      int64 `json:"lines_ingested"`
+	Bytes      int64 `json:"bytes_ingested"`
 }
 
 // Counts are the event counts over everything stored (BILLING.md section 2).
@@ -125,7 +141,6 @@ type Counts struct {
 	Accepted    int64 `json:"accepted"`
 	Quarantined int64 `json:"quarantined"`
 	Duplicates  int64 `json:"duplicates"`
-	Unbillable  int64 `json:"unbillable"`
 }
 
 // TenantSummary is one tenant's reconciliation.
@@ -157,8 +172,26 @@ type StageTiming struct {
 	Seconds float64 `json:"seconds"`
 }
 
-// RunID names a run after its instant.
-func RunID(now time.Time) string { return now.UTC().Format("20060102T150405Z") }
+// RunID names a run after its instant and its number, so two runs at the same --now never
+// share a name.
+func RunID(now time.Time, seq int) string {
+	return now.UTC().Format("20060102T150405Z") + "-" + fmt.Sprintf("%06d", seq)
+}
+
+// run is the state of one run.
+type run struct {
+	*Runner
+	m      *Manifest
+	log    *slog.Logger
+	now    time.Time
+	conn   *sql.Conn
+	// stageDir holds staged objects and the Arrow hand-offs between Go and DuckDB
+	stageDir string
+	// snapshotPath is the analysts' snapshot this run updated ("" when none)
+	snapshotPath string
+	outbox *publish.Outbox
+	pub    *publish.Publisher
+}
 
 // Run runs the pipeline once.
 func (r *Runner) Run(ctx context.Context, o Options) (m *Manifest, err error) {
@@ -172,16 +205,17 @@ func (r *Runner) Run(ctx context.Context, o Options) (m *Manifest, err error) {
 		o.Warehouse = r.cfg.Resolve(r.cfg.Warehouse)
 	}
 	if o.Source == "" || o.Output == "" || o.Warehouse == "" {
-		return nil, errors.New("run: source, output and warehouse must all be set")
+		return nil, &schemas.ConfigError{File: r.file, Problems: []schemas.Problem{{Path: "source, output, warehouse", Reason: "must all be set"}}}
 	}
 	now := o.Now
 	if now.IsZero() {
 		now = r.clock()
 	}
 	now = now.UTC().Truncate(time.Microsecond)
-	m = &Manifest{RunID: RunID(now), Now: now.Format(time.RFC3339Nano), Status: "failed", Source: o.Source, Output: o.Output}
-	log := r.log.With("run_id", m.RunID)
-
+	m = &Manifest{Now: now.Format(time.RFC3339Nano), Status: "failed", Source: o.Source, Output: o.Output}
+	if err := r.checkLocations(o); err != nil {
+		return m, err
+	}
 	src, err := objstore.Open(ctx, o.Source, r.stores)
 	if err != nil {
 		return m, err
@@ -191,17 +225,21 @@ func (r *Runner) Run(ctx context.Context, o Options) (m *Manifest, err error) {
 		return m, err
 	}
 	// one run at a time per output
-	lease, err := objstore.Lock(ctx, out, lockOwner(m.RunID), objstore.LockOptions{TTL: r.lockTTL, Now: r.clock})
+	ttl := r.lockTTL
+	if ttl == 0 {
+		ttl = r.cfg.LockTTL.Duration
+	}
+	lease, err := objstore.Lock(ctx, out, lockOwner(), objstore.LockOptions{TTL: ttl, Now: r.clock, Log: r.log})
 	if err != nil {
 		if errors.Is(err, objstore.ErrLockHeld) {
 			m.Status = "skipped"
-			log.Warn("another run holds the lock; nothing done", "err", err)
+			r.log.Warn("another run holds the lock; nothing done", "err", err)
 		}
 		return m, err
 	}
 	defer func() {
 		if rerr := lease.Release(context.WithoutCancel(ctx)); rerr != nil {
-			log.Error("release run lock", "err", rerr)
+			r.log.Error("release run lock", "err", rerr)
 			if err == nil {
 				err = rerr
 			}
@@ -216,6 +254,12 @@ func (r *Runner) Run(ctx context.Context, o Options) (m *Manifest, err error) {
 		case <-ctx.Done():
 		}
 	}()
+	// A source that does not exist is a mistake, never an empty source (exit 2): it is
+	// found out before the warehouse is even opened.
+	listing, err := src.List(ctx)
+	if err != nil {
+		return m, err
+	}
 	db, err := warehouse.Open(ctx, o.Warehouse)
 	if err != nil {
 		return m, err
@@ -231,234 +275,288 @@ func (r *Runner) Run(ctx context.Context, o Options) (m *Manifest, err error) {
 	}
 	defer conn.Close()
 
-	stage := func(name string, f func() (int64, error)) error {
-		start := r.clock()
-		if r.progress != nil {
-			r.progress.Stage(name, 0, 0)
-		}
-		n, err := f()
-		d := r.clock().Sub(start)
-		m.Stages = append(m.Stages, StageTiming{Stage: name, Rows: n, Seconds: d.Seconds()})
-		if err != nil {
-			log.Error("stage failed", "stage", name, "err", err)
-			return err
-		}
-		log.Info("stage done", "stage", name, "rows", n, "duration", d.Round(time.Millisecond))
-		return nil
-	}
-
-	if err := conn.QueryRowContext(ctx, sqlText("run_next.sql")).Scan(&m.RunSeq); err != nil {
+	if err := warehouse.QueryRow(ctx, conn, "run_next.sql", &m.RunSeq); err != nil {
 		return m, fmt.Errorf("next run number: %w", err)
 	}
-	final, err := finalPeriods(ctx, conn)
+	m.RunID = RunID(now, m.RunSeq)
+	if err := warehouse.Exec(ctx, conn, "run_record.sql", m.RunSeq, m.RunID, now, r.clock().UTC()); err != nil {
+		return m, err
+	}
+	x := &run{Runner: r, m: m, log: r.log.With("run_id", m.RunID), now: now, conn: conn}
+	defer func() {
+		if err != nil {
+			_ = warehouse.Exec(context.WithoutCancel(ctx), conn, "run_status.sql", m.RunSeq, "failed")
+		}
+	}()
+
+	// The configuration against history: nothing runs if it would move a final period.
+	hist, err := history.Read(ctx, conn)
 	if err != nil {
 		return m, err
 	}
-	cal, err := rate.NewCalendar(r.cfg, final)
+	if cerr := hist.Check(r.cfg, r.file); cerr != nil {
+		return m, cerr
+	}
+	stageDir := o.Warehouse + ".stage"
+	if err := os.RemoveAll(stageDir); err != nil {
+		return m, fmt.Errorf("clean staging %s: %w", stageDir, err)
+	}
+	if err := os.MkdirAll(stageDir, 0o700); err != nil {
+		return m, fmt.Errorf("create staging %s: %w", stageDir, err)
+	}
+	defer os.RemoveAll(stageDir)
+	x.stageDir = stageDir
+	root := o.Warehouse + ".outbox"
+	if x.outbox, err = publish.NewOutbox(ctx, conn, root, m.RunSeq); err != nil {
+		return m, err
+	}
+	x.pub = &publish.Publisher{Store: out, Log: x.log, Conn: conn, Root: root}
+
+	// Outputs a run that died after committing left unpublished go first.
+	if err := x.stage("recover", func() (int64, error) {
+		done, err := x.pub.Upload(ctx)
+		m.Outputs = append(m.Outputs, done...)
+		return int64(len(done)), err
+	}); err != nil {
+		return m, err
+	}
+	cal, err := rate.NewCalendar(r.cfg, hist)
 	if err != nil {
 		return m, err
 	}
 	if err := rate.Prepare(ctx, conn, r.cfg, cal, now); err != nil {
 		return m, err
 	}
-
-	stageDir, err := os.MkdirTemp("", "creditmeter-stage-")
+	if err := x.stage("ingest", func() (int64, error) { return x.ingest(ctx, src, listing, stageDir) }); err != nil {
+		return m, err
+	}
+	var changed bool
+	err = warehouse.InTx(ctx, conn, func() error {
+		var err error
+		changed, err = x.compute(ctx, cal)
+		return err
+	})
 	if err != nil {
-		return m, fmt.Errorf("create staging directory: %w", err)
+		return m, fmt.Errorf("compute: %w", err)
 	}
-	defer os.RemoveAll(stageDir)
-
-	if err := stage("ingest", func() (int64, error) { return r.ingest(ctx, conn, src, stageDir, m) }); err != nil {
+	if err := x.deliver(ctx); err != nil {
 		return m, err
 	}
-	if err := stage("rate", func() (int64, error) { return 0, rate.Run(ctx, conn) }); err != nil {
-		return m, err
-	}
-	if err := stage("fund", func() (int64, error) {
-		w, err := fund.New(rate.Tenants(r.cfg, cal))
-		if err != nil {
-			return 0, err
-		}
-		return fund.Stream(ctx, conn, w)
-	}); err != nil {
-		return m, err
-	}
-	if err := stage("aggregate", func() (int64, error) { return 0, aggregate.Run(ctx, conn) }); err != nil {
-		return m, err
-	}
-	rec, err := aggregate.Reconcile(ctx, conn)
-	if err != nil {
-		return m, err
-	}
-	m.Reconciliation = rec
-	m.Counts = Counts{LinesRead: rec.LinesRead, Accepted: rec.Accepted, Quarantined: rec.Quarantined, Duplicates: rec.Duplicates, Unbillable: rec.Unbillable}
-	if !rec.OK {
-		log.Error("reconciliation failed", "problems", rec.Problems)
-		return m, rec
-	}
-	if err := r.summarize(ctx, conn, m); err != nil {
-		return m, err
-	}
-
-	outDir, err := os.MkdirTemp("", "creditmeter-out-")
-	if err != nil {
-		return m, fmt.Errorf("create output staging: %w", err)
-	}
-	defer os.RemoveAll(outDir)
-	if err := stage("publish", func() (int64, error) {
-		return r.finalizeAndRender(ctx, conn, m, now, outDir)
-	}); err != nil {
-		return m, err
-	}
-	// Delivery follows the commit, and the outbox is rendered again so that it shows this
-	// run's delivery state (a re-run with nothing new then rewrites the same bytes).
-	if sender := notify.NewSMTPSender(r.cfg.SMTP); sender != nil {
-		sent, failed, err := notify.Deliver(ctx, conn, r.cfg, sender, now, log)
-		if err != nil {
-			log.Warn("notification delivery state not recorded; retried on the next run", "err", err)
-		} else {
-			log.Info("notifications delivered", "sent", sent, "failed", failed)
-		}
-		if err := notify.Render(ctx, conn, outDir); err != nil {
-			return m, err
-		}
-		if m.Outputs, err = publish.List(outDir); err != nil {
+	if changed {
+		if err := x.stage("snapshot", func() (int64, error) { return x.snapshot(ctx) }); err != nil {
 			return m, err
 		}
 	}
-	up := &publish.Uploader{Store: out, Log: log}
-	if err := up.Upload(ctx, outDir, m.Outputs); err != nil {
+	if err := x.stage("publish", func() (int64, error) {
+		done, err := x.pub.Upload(ctx)
+		m.Outputs = append(m.Outputs, done...)
+		return int64(len(done)), err
+	}); err != nil {
 		return m, err
 	}
-	m.Status = "succeeded"
-	data, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return m, fmt.Errorf("encode run manifest: %w", err)
-	}
-	if err := up.PutBytes(ctx, "runs/"+m.RunID+".json", append(data, '\n')); err != nil {
+	if err := x.finish(ctx); err != nil {
 		return m, err
 	}
-	if p := r.cfg.Analytics.LocalCopy; p != "" {
-		if err := snapshot.Install(filepath.Join(outDir, filepath.FromSlash(snapshot.DBKey)), r.cfg.Resolve(p)); err != nil {
-			log.Warn("analytics local copy not replaced", "path", r.cfg.Resolve(p), "err", err)
-		}
-	}
-	log.Info("run done", "lines_read", rec.LinesRead, "accepted", rec.Accepted, "quarantined", rec.Quarantined,
-		"duplicates", rec.Duplicates, "outputs", len(m.Outputs), "output", out.String())
+	x.log.Info("run done", "lines_read", m.Counts.LinesRead, "accepted", m.Counts.Accepted,
+		"quarantined", m.Counts.Quarantined, "duplicates", m.Counts.Duplicates,
+		"tenants_recomputed", m.Recomputed, "outputs_written", len(m.Outputs), "output", out.String())
 	return m, nil
 }
 
-// ingest pulls the objects not read before and loads them in batches.
-func (r *Runner) ingest(ctx context.Context, conn *sql.Conn, src objstore.Store, stageDir string, m *Manifest) (int64, error) {
-	listing, err := src.List(ctx)
-	if err != nil {
-		return 0, err
+// stage runs one timed stage of the run.
+func (x *run) stage(name string, f func() (int64, error)) error {
+	start := x.clock()
+	if x.progress != nil {
+		x.progress.Stage(name, 0, 0)
 	}
-	known, err := load.Known(ctx, conn)
+	n, err := f()
+	d := x.clock().Sub(start)
+	x.m.Stages = append(x.m.Stages, StageTiming{Stage: name, Rows: n, Seconds: d.Seconds()})
 	if err != nil {
-		return 0, err
+		x.log.Error("stage failed", "stage", name, "err", err)
+		return err
 	}
-	todo := pull.Plan(listing, known)
-	m.Objects.Listed = len(listing)
-	ld, err := load.New(load.Config{Conn: conn, Log: r.log, RunSeq: m.RunSeq})
-	if err != nil {
-		return 0, err
+	x.log.Info("stage done", "stage", name, "rows", n, "duration_s", d.Seconds())
+	return nil
+}
+
+// checkLocations refuses an output or a warehouse inside the source: every run would read
+// the previous run's outputs as events.
+func (r *Runner) checkLocations(o Options) error {
+	var probs []schemas.Problem
+	if o.Warehouse == ":memory:" || strings.Contains(o.Warehouse, ":") && !filepath.IsAbs(o.Warehouse) && strings.Index(o.Warehouse, ":") > 1 {
+		// an in-memory or remote database keeps nothing between runs: invoice numbers
+		// would start again and published invoices be overwritten
+		probs = append(probs, schemas.Problem{Path: "warehouse", Reason: fmt.Sprintf("%q is not a local file", o.Warehouse)})
 	}
-	f := &pull.Fetcher{Store: src, StageDir: stageDir, Log: r.log, Concurrency: r.cfg.PullConcurrency}
-	const maxBatchBytes = 256 << 20
-	var batch []pull.Fetched
-	var batchBytes int64
-	var lines int64
-	flush := func() error {
-		n, err := ld.Batch(ctx, batch)
+	for _, c := range []struct{ name, loc string }{{"output", o.Output}, {"warehouse", filepath.Dir(o.Warehouse)}} {
+		in, err := objstore.Within(o.Source, c.loc)
 		if err != nil {
-			return err
+			probs = append(probs, schemas.Problem{Path: c.name, Reason: err.Error()})
+			continue
 		}
-		lines += n
-		m.Objects.Ingested += len(batch)
-		for _, b := range batch {
-			// staged copies go; local objects read in place stay
-			if strings.HasPrefix(b.Path, stageDir+string(os.PathSeparator)) {
-				_ = os.Remove(b.Path)
-			}
+		if in {
+			probs = append(probs, schemas.Problem{Path: c.name, Reason: fmt.Sprintf("%s lies inside the source %s: every run would read it as events", c.loc, o.Source)})
 		}
-		batch, batchBytes = batch[:0], 0
-		return nil
 	}
-	var fetched, fetchedBytes int64
-	err = f.FetchAll(ctx, todo, func(fe pull.Fetched) error {
-		batch = append(batch, fe)
-		batchBytes += fe.Size
-		fetched++
-		fetchedBytes += fe.Size
-		if r.progress != nil {
-			r.progress.Stage("pull", fetched, int64(len(todo)))
-			r.progress.Detail(fmt.Sprintf("%.1f MB, %d events loaded", float64(fetchedBytes)/1e6, lines))
-		}
-		if batchBytes >= maxBatchBytes || len(batch) >= r.batch {
-			return flush()
-		}
-		return nil
-	})
+	if len(probs) > 0 {
+		return &schemas.ConfigError{File: r.file, Problems: probs}
+	}
+	return nil
+}
+
+// ingest reads the objects not read before, in batches.
+func (x *run) ingest(ctx context.Context, src objstore.Store, listing []objstore.Object, stageDir string) (int64, error) {
+	known, next, err := load.Known(ctx, x.conn)
 	if err != nil {
-		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
-			return lines, fmt.Errorf("%w (%v)", err, cause)
-		}
-		return lines, err
+		return 0, err
 	}
-	if len(batch) > 0 {
-		if err := flush(); err != nil {
+	lim := x.cfg.Limits
+	todo, deferred, collisions := pull.Plan(listing, known, lim.MaxObjectsPerRun)
+	x.m.Objects.Listed = len(listing)
+	x.m.Objects.Deferred = deferred
+	if deferred > 0 {
+		x.log.Warn("more objects than limits.max_objects_per_run: the rest wait for the next run",
+			"limit", lim.MaxObjectsPerRun, "deferred", deferred)
+	}
+	if collisions > 0 {
+		x.log.Warn("objects whose names are not valid UTF-8 and read like another object's were skipped", "objects", collisions)
+	}
+	ld, err := load.New(ctx, load.Config{Conn: x.conn, Log: x.log, RunSeq: x.m.RunSeq,
+		Limits: parseLimits(lim), MaxObjectBytes: int64(lim.MaxObjectBytes), StageDir: stageDir})
+	if err != nil {
+		return 0, err
+	}
+	const maxBatchBytes = 256 << 20
+	var lines int64
+	for len(todo) > 0 {
+		n, size := 0, int64(0)
+		for n < len(todo) && n < x.batch && (n == 0 || size+todo[n].Size <= maxBatchBytes) {
+			size += todo[n].Size
+			n++
+		}
+		done := x.m.Objects.Ingested
+		res, err := ld.Batch(ctx, src, todo[:n], next, func(objects int, l int64) {
+			if x.progress != nil {
+				x.progress.Stage("ingest", int64(done+objects), int64(done+len(todo)))
+				x.progress.Detail(fmt.Sprintf("%d events loaded", lines+l))
+			}
+		})
+		if err != nil {
+			if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
+				return lines, fmt.Errorf("%w (%v)", err, cause)
+			}
 			return lines, err
 		}
+		for _, t := range todo[:n] {
+			if t.Format == pull.FormatSkipped {
+				x.m.Objects.Skipped++
+			}
+		}
+		lines += res.Lines
+		x.m.Objects.Ingested += res.Objects
+		x.m.Objects.Unreadable += res.Unreadable
+		x.m.Objects.Bytes += res.Bytes
+		next += int32(n)
+		todo = todo[n:]
 	}
-	m.Objects.Lines = lines
-	if err := conn.QueryRowContext(ctx, sqlText("skipped_objects.sql")).Scan(&m.Objects.Skipped); err != nil {
-		return lines, fmt.Errorf("count skipped objects: %w", err)
-	}
+	x.m.Objects.Lines = lines
 	return lines, nil
 }
 
 // lockOwner names this process in the run lock.
-func lockOwner(runID string) string {
+func lockOwner() string {
 	host, _ := os.Hostname()
-	return fmt.Sprintf("%s pid %d run %s", host, os.Getpid(), runID)
+	return host + " pid " + strconv.Itoa(os.Getpid())
 }
 
-// finalizeAndRender freezes due periods, issues invoices and renders the outputs in one
-// transaction: if rendering fails nothing is finalized.
-func (r *Runner) finalizeAndRender(ctx context.Context, conn *sql.Conn, m *Manifest, now time.Time, outDir string) (int64, error) {
-	err := warehouse.InTx(ctx, conn, func() error {
-		if err := aggregate.Finalize(ctx, conn, m.RunSeq, now); err != nil {
-			return err
-		}
-		if err := finalizedNow(ctx, conn, m); err != nil {
-			return err
-		}
-		if _, err := publish.Render(ctx, conn, outDir, m.RunID); err != nil {
-			return err
-		}
-		if err := documents.Write(ctx, conn, outDir, r.cfg, now); err != nil {
-			return err
-		}
-		if err := notify.Record(ctx, conn, r.cfg, m.RunSeq); err != nil {
-			return err
-		}
-		if err := notify.Render(ctx, conn, outDir); err != nil {
-			return err
-		}
-		if _, err := snapshot.Write(ctx, conn, outDir); err != nil {
-			return err
-		}
-		// every output is in outDir now: list them with their checksums
-		files, err := publish.List(outDir)
-		if err != nil {
-			return err
-		}
-		m.Outputs = files
-		return warehouse.Exec(ctx, conn, "run_record.sql", m.RunSeq, m.RunID, now, "succeeded")
-	})
-	if err != nil {
-		return 0, fmt.Errorf("finalize and render: %w", err)
+// manifestKey is where a run's manifest goes.
+func manifestKey(runID string) string { return "runs/" + runID + ".json" }
+
+// finish writes the output index and the manifest, last, and records the run as succeeded.
+func (x *run) finish(ctx context.Context) error {
+	if err := x.summarize(ctx); err != nil {
+		return err
 	}
-	return int64(len(m.Outputs)), nil
+	ids, err := runIDs(ctx, x.conn)
+	if err != nil {
+		return err
+	}
+	if x.m.Index, err = x.pub.Index(ctx, ids); err != nil {
+		return err
+	}
+	x.m.Status = "succeeded"
+	data, err := json.MarshalIndent(x.m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode run manifest: %w", err)
+	}
+	if err := x.pub.PutBytes(ctx, manifestKey(x.m.RunID), append(data, '\n')); err != nil {
+		return err
+	}
+	if err := warehouse.Exec(ctx, x.conn, "run_status.sql", x.m.RunSeq, "succeeded"); err != nil {
+		return err
+	}
+	if p := x.cfg.Analytics.LocalCopy; p != "" && x.snapshotPath != "" {
+		if err := snapshot.Install(x.snapshotPath, x.cfg.Resolve(p)); err != nil {
+			x.log.Warn("analytics local copy not replaced", "path", x.cfg.Resolve(p), "err", err)
+		}
+	}
+	return nil
+}
+
+// deliver sends the notifications not yet sent, once the results are committed, and
+// renders the outbox again when their state changed.
+func (x *run) deliver(ctx context.Context) error {
+	sender := notify.NewSMTPSender(x.cfg.SMTP)
+	if sender == nil {
+		return nil
+	}
+	sent, failed, err := notify.Deliver(ctx, x.conn, x.cfg, sender, x.now, x.log)
+	if err != nil {
+		x.log.Warn("notification delivery state not recorded; retried on the next run", "err", err)
+		return nil
+	}
+	x.log.Info("notifications delivered", "sent", sent, "failed", failed)
+	if sent+failed == 0 {
+		return nil
+	}
+	return warehouse.InTx(ctx, x.conn, func() error {
+		if err := notify.Render(ctx, x.conn, x.outbox.Dir()); err != nil {
+			return err
+		}
+		_, err := x.outbox.Collect(ctx, x.conn)
+		return err
+	})
+}
+
+// fundTenants is the waterfall's view of the contracts, indexed by tenant number.
+func fundTenants(cfg *schemas.Config, cal *rate.Calendar) []fund.Tenant {
+	out := make([]fund.Tenant, len(cfg.Tenants))
+	for i := range cfg.Tenants {
+		t := &cfg.Tenants[i]
+		ft := fund.Tenant{
+			Block:   t.Overage.Policy == schemas.PolicyBlock,
+			PlanE4:  rate.E4(t.CreditsPlan),
+			Periods: len(cal.Periods[i]),
+		}
+		for _, d := range t.Bank {
+			ft.Deposits = append(ft.Deposits, fund.Deposit{AtUS: d.At.In(t.Location).UnixMicro(), CreditE4: rate.E4(d.Credits)})
+		}
+		for _, m := range t.Members {
+			ft.CapsE4 = append(ft.CapsE4, rate.E4(m.Cap))
+		}
+		names := rate.PoolNames(t)
+		ft.PoolsE4 = make([]int64, len(names))
+		for n, name := range names {
+			var sum int64
+			for _, a := range t.Allowances {
+				if a.Pool == name {
+					sum += rate.E4(a.Units)
+				}
+			}
+			ft.PoolsE4[n] = sum
+		}
+		out[i] = ft
+	}
+	return out
 }

@@ -1,9 +1,9 @@
 -- config_tables.sql: per-run temporary tables that hold the configuration in relational form.
 -- Inputs: none (Go appends the rows from the validated configuration).
--- Outputs: cfg_tenants, cfg_rate_versions, cfg_rules, cfg_periods, cfg_pools, cfg_members,
--- cfg_deposits, stage_files, stage_lines, stage_objects; and the temp macros e4 (fixed point
--- BIGINT at 4 places to DECIMAL), fmt_dec (a decimal written plainly, trailing zeros
--- trimmed), rfc3339 (UTC text), to_dec (text to DECIMAL) and canon_attrs.
+-- Outputs: cfg_tenants, cfg_calendar, cfg_rate_versions, cfg_rules, cfg_periods, cfg_pools, cfg_members,
+-- cfg_deposits; and the temp macros e4 (fixed point BIGINT at 4 places to DECIMAL), fmt_dec
+-- (a decimal written plainly, trailing zeros trimmed), rfc3339 (UTC text), to_dec (text to
+-- DECIMAL) and cell (a CSV text cell with spreadsheet formulas neutralised).
 -- Every instant is computed and written in UTC, whatever the machine's zone.
 SET TimeZone = 'UTC';
 CREATE OR REPLACE TEMP TABLE cfg_tenants (
@@ -17,7 +17,18 @@ CREATE OR REPLACE TEMP TABLE cfg_tenants (
     price          DECIMAL(18,6),
     credits_plan   DECIMAL(18,4),
     service_from   TIMESTAMPTZ,   -- service_start, tenant-local midnight
-    service_until  TIMESTAMPTZ    -- local midnight of the day after service_end (exclusive)
+    service_until  TIMESTAMPTZ,   -- local midnight of the day after service_end (exclusive)
+    config_digest  VARCHAR,       -- what the tenant's results depend on (pipeline/history)
+    horizon_idx    INTEGER        -- the period containing --now (clamped to the contract)
+);
+-- The calendar of each tenant as configured (compared with tenant_calendar: BILLING.md 4).
+CREATE OR REPLACE TEMP TABLE cfg_calendar (
+    tenant_id     VARCHAR,
+    timezone      VARCHAR,
+    period        VARCHAR,
+    anchor_day    INTEGER,
+    service_start DATE,
+    service_end   DATE
 );
 CREATE OR REPLACE TEMP TABLE cfg_rate_versions (
     card_id         VARCHAR,
@@ -49,7 +60,8 @@ CREATE OR REPLACE TEMP TABLE cfg_periods (
     end_at       TIMESTAMPTZ,
     was_final    BOOLEAN,   -- final when this run began
     finalize     BOOLEAN,   -- now >= end + grace: final once this run ends
-    in_report    BOOLEAN    -- at or before the period containing --now
+    in_report    BOOLEAN,   -- at or before the period containing --now
+    is_current   BOOLEAN    -- the period containing --now (else the last one, or the first)
 );
 CREATE OR REPLACE TEMP TABLE cfg_pools (
     tenant_id VARCHAR,
@@ -67,25 +79,6 @@ CREATE OR REPLACE TEMP TABLE cfg_deposits (
     credits   DECIMAL(18,4),
     deposit_at TIMESTAMPTZ
 );
-CREATE OR REPLACE TEMP TABLE stage_files (
-    path VARCHAR,
-    key  VARCHAR,
-    fmt  VARCHAR
-);
-CREATE OR REPLACE TEMP TABLE stage_lines (
-    key     VARCHAR,
-    line_no BIGINT,
-    fmt     VARCHAR,
-    raw     VARCHAR,
-    doc     VARCHAR
-);
-CREATE OR REPLACE TEMP TABLE stage_objects (
-    key    VARCHAR,
-    etag   VARCHAR,
-    size   BIGINT,
-    format VARCHAR,
-    sha256 VARCHAR
-);
 CREATE OR REPLACE TEMP MACRO e4(x) AS CAST(CAST(x AS DECIMAL(18,0)) * 0.0001 AS DECIMAL(18,4));
 CREATE OR REPLACE TEMP MACRO fmt_dec(x) AS
     CASE WHEN x = trunc(x) THEN CAST(CAST(trunc(x) AS HUGEINT) AS VARCHAR)
@@ -96,9 +89,7 @@ CREATE OR REPLACE TEMP MACRO rfc3339(ts) AS replace(CAST(CAST(ts AS TIMESTAMP) A
 -- quantities stay in 64-bit decimals: DuckDB casts text to a 38-digit DECIMAL about 100 times
 -- slower, and no real quantity needs more.
 CREATE OR REPLACE TEMP MACRO to_dec(x) AS TRY_CAST(x AS DECIMAL(18,6));
--- canon_attrs: attributes for comparing duplicates: keys sorted, numbers by value.
-CREATE OR REPLACE TEMP MACRO canon_attrs(a) AS
-    CASE WHEN a IS NOT NULL THEN list_sort(list_transform(json_keys(a), k -> k || '=' ||
-        coalesce(CAST(to_dec(CASE WHEN json_type(a, '$."' || k || '"') IN ('BIGINT', 'UBIGINT', 'DOUBLE')
-                                  THEN json_extract_string(a, '$."' || k || '"') END) AS VARCHAR),
-                 CAST(json_extract(a, '$."' || k || '"') AS VARCHAR)))) END;
+-- cell: a text cell of a CSV output; one that a spreadsheet would read as a formula (it starts
+-- with =, +, -, @, a tab or a carriage return) gets a leading quote (FORMATS.md, "Text cells").
+CREATE OR REPLACE TEMP MACRO cell(x) AS
+    CASE WHEN left(x, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) THEN '''' || x ELSE x END;

@@ -145,7 +145,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return exitCode(stderr, usageError{err}) // a missing or unreadable file is a bad argument too
 	}
-	r, err := jobs.New(jobs.Config{Config: cfg, Log: log, Clock: time.Now, Stores: storeOptions(cfg, log), Progress: prog.Jobs()})
+	r, err := jobs.New(jobs.Config{Config: cfg, File: *cfgPath, Log: log, Clock: time.Now, Stores: storeOptions(cfg, log), Progress: prog.Jobs()})
 	if err != nil {
 		return exitCode(stderr, err)
 	}

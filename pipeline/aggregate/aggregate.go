@@ -1,6 +1,7 @@
-// Package aggregate sums the funded events per billing period, checks the reconciliation
-// identities, and finalizes the periods whose grace period has passed (BILLING.md sections
-// 2, 4 and 7).
+// Package aggregate sums the funded events of the recomputed tenants per billing period,
+// keeps the results, finalizes the periods whose grace period has passed with their closing
+// balances and invoices (BILLING.md sections 4, 5 and 7), and checks the reconciliation
+// identities of section 2.
 package aggregate
 
 import (
@@ -13,27 +14,44 @@ import (
 	"github.com/creditmeter/creditmeter/pipeline/warehouse"
 )
 
-// Run builds rated_events and period_calc (aggregate.sql).
+// Run builds rated_events, period_calc and usage_rows (aggregate.sql).
 func Run(ctx context.Context, conn *sql.Conn) error {
 	return warehouse.Exec(ctx, conn, "aggregate.sql")
 }
 
-// Reconciliation is the outcome of the identities of BILLING.md section 2.
-type Reconciliation struct {
-	LinesRead      int64 `json:"lines_read"`
-	Accepted       int64 `json:"accepted"`
-	Quarantined    int64 `json:"quarantined"`
-	Duplicates     int64 `json:"duplicates"`
-	Unbillable     int64 `json:"unbillable"`
-	Billed         int64 `json:"billed"`
-	BadPeriods     int64 `json:"periods_not_balanced"`
-	NegativeSplits int64 `json:"negative_splits"`
-	OK             bool  `json:"ok"`
-	// Problems says in words which identity failed.
-	Problems []string `json:"problems,omitempty"`
+// Finalize keeps the results of the recomputed tenants, freezes the periods due with their
+// closing balances and issues their invoices (finalize.sql); it must run inside the run's
+// result transaction.
+func Finalize(ctx context.Context, conn *sql.Conn, runSeq int, now time.Time) error {
+	return warehouse.Exec(ctx, conn, "finalize.sql", runSeq, now.UTC().Format(time.DateOnly))
 }
 
-// Reconcile checks the run's numbers (reconcile.sql).
+// Tenant is one tenant's reconciliation: lines read = accepted + quarantined + duplicates.
+type Tenant struct {
+	TenantID    string `json:"tenant_id"`
+	LinesRead   int64  `json:"lines_read"`
+	Accepted    int64  `json:"accepted"`
+	Quarantined int64  `json:"quarantined"`
+	Duplicates  int64  `json:"duplicates"`
+}
+
+// Reconciliation is the outcome of the identities of BILLING.md section 2 over everything
+// stored.
+type Reconciliation struct {
+	LinesRead   int64 `json:"lines_read"`
+	Accepted    int64 `json:"accepted"`
+	Quarantined int64 `json:"quarantined"`
+	Duplicates  int64 `json:"duplicates"`
+	OK          bool  `json:"ok"`
+	// Problems says in words which identity failed, and for which tenant.
+	Problems []string `json:"problems,omitempty"`
+	Tenants  []Tenant `json:"-"`
+}
+
+// Reconcile checks the identities per tenant (reconcile.sql): lines read = accepted +
+// quarantined + duplicates; every first line of an identity is in the open working set or
+// final, exactly once; nothing is left unvalidated; and for every period, rated credits =
+// plan + bank + exceeding + blocked, with no negative amount.
 func Reconcile(ctx context.Context, conn *sql.Conn) (Reconciliation, error) {
 	rows, err := warehouse.Query(ctx, conn, "reconcile.sql")
 	if err != nil {
@@ -41,43 +59,50 @@ func Reconcile(ctx context.Context, conn *sql.Conn) (Reconciliation, error) {
 	}
 	defer rows.Close()
 	var r Reconciliation
-	var doubleStatus, fundedNew, acceptedFrozen int64
-	if !rows.Next() {
-		return r, fmt.Errorf("reconcile: no result")
+	for rows.Next() {
+		var t Tenant
+		var firsts, quarantinedLines, acceptedOpen, quarantinedOpen, unvalidated, acceptedFinal, badPeriods, badEvents int64
+		if err := rows.Scan(&t.TenantID, &t.LinesRead, &firsts, &t.Duplicates, &quarantinedLines,
+			&acceptedOpen, &quarantinedOpen, &unvalidated, &acceptedFinal, &badPeriods, &badEvents); err != nil {
+			return r, fmt.Errorf("reconcile: %w", err)
+		}
+		t.Accepted = acceptedOpen + acceptedFinal
+		t.Quarantined = quarantinedLines + quarantinedOpen
+		name := t.TenantID
+		if name == "" {
+			name = "(no tenant)"
+		}
+		if firsts != acceptedOpen+quarantinedOpen+unvalidated+acceptedFinal {
+			r.Problems = append(r.Problems, fmt.Sprintf("%s: %d first lines, but %d open + %d final events",
+				name, firsts, acceptedOpen+quarantinedOpen+unvalidated, acceptedFinal))
+		}
+		if unvalidated > 0 {
+			r.Problems = append(r.Problems, fmt.Sprintf("%s: %d event(s) never validated", name, unvalidated))
+		}
+		if t.LinesRead != t.Accepted+t.Quarantined+t.Duplicates {
+			r.Problems = append(r.Problems, fmt.Sprintf("%s: lines read %d != accepted %d + quarantined %d + duplicates %d",
+				name, t.LinesRead, t.Accepted, t.Quarantined, t.Duplicates))
+		}
+		if badPeriods > 0 {
+			r.Problems = append(r.Problems, fmt.Sprintf("%s: %d period(s) where rated != plan + bank + exceeding + blocked", name, badPeriods))
+		}
+		if badEvents > 0 {
+			r.Problems = append(r.Problems, fmt.Sprintf("%s: %d event(s) with a negative or unbalanced split", name, badEvents))
+		}
+		r.LinesRead += t.LinesRead
+		r.Accepted += t.Accepted
+		r.Quarantined += t.Quarantined
+		r.Duplicates += t.Duplicates
+		r.Tenants = append(r.Tenants, t)
 	}
-	if err := rows.Scan(&r.LinesRead, &doubleStatus, &r.Accepted, &r.Quarantined, &r.Duplicates,
-		&r.Unbillable, &fundedNew, &acceptedFrozen, &r.Billed, &r.BadPeriods, &r.NegativeSplits); err != nil {
+	if err := rows.Err(); err != nil {
 		return r, fmt.Errorf("reconcile: %w", err)
 	}
-	if r.LinesRead != r.Accepted+r.Quarantined+r.Duplicates {
-		r.Problems = append(r.Problems, fmt.Sprintf("lines read %d != accepted %d + quarantined %d + duplicates %d",
-			r.LinesRead, r.Accepted, r.Quarantined, r.Duplicates))
-	}
-	if doubleStatus != 0 {
-		r.Problems = append(r.Problems, fmt.Sprintf("%d line(s) with more than one status", doubleStatus))
-	}
-	// every accepted event is funded in this run or was frozen in a final period
-	if r.Accepted != fundedNew+acceptedFrozen {
-		r.Problems = append(r.Problems, fmt.Sprintf("accepted %d != funded %d + frozen %d",
-			r.Accepted, fundedNew, acceptedFrozen))
-	}
-	if r.BadPeriods > 0 {
-		r.Problems = append(r.Problems, fmt.Sprintf("%d period(s) where rated != plan + bank + exceeding + blocked", r.BadPeriods))
-	}
-	if r.NegativeSplits > 0 {
-		r.Problems = append(r.Problems, fmt.Sprintf("%d event(s) with a negative amount", r.NegativeSplits))
-	}
 	r.OK = len(r.Problems) == 0
-	return r, rows.Err()
+	return r, nil
 }
 
 // Error describes a failed reconciliation.
 func (r Reconciliation) Error() string {
 	return "reconciliation failed: " + strings.Join(r.Problems, "; ")
-}
-
-// Finalize freezes the periods due and issues their invoices (finalize.sql); it must run
-// inside the run's publishing transaction.
-func Finalize(ctx context.Context, conn *sql.Conn, runSeq int, now time.Time) error {
-	return warehouse.Exec(ctx, conn, "finalize.sql", runSeq, now.UTC().Format(time.DateOnly))
 }

@@ -14,7 +14,9 @@ package documents
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -32,19 +34,21 @@ func WorkbookKey(tenantID string) string { return "usage/" + tenantID + "/ai_cre
 // InvoiceKey is the output key of an invoice document; ext is "xlsx" or "csv".
 func InvoiceKey(number, ext string) string { return "invoices/" + number + "." + ext }
 
-// Write renders the tenant workbooks and the invoice documents into dir. It runs on the
-// run's connection inside the render transaction, after publish.Render (it reads the temp
-// tables period_calc, rated_events, cfg_tenants, cfg_periods and the tables lines and
-// invoices). now is the run's clock: it picks each tenant's current period; it is never
-// written into a document, so re-runs with no new input give the same bytes.
-func Write(ctx context.Context, conn *sql.Conn, dir string, cfg *schemas.Config, now time.Time) error {
+// Write renders into dir the workbooks of the tenants this run recomputed (the temp table
+// dirty; period_calc, rated_events, usage_rows, cfg_*) and the documents of the invoices
+// this run issued (invoices, invoice_lines), on the run's connection inside its result
+// transaction. An invoice's documents are rendered once, from the data as it stands when it
+// is issued, and kept in the warehouse (table documents); Write returns their keys, which
+// never change again. now picks each tenant's current period; it is never written into a
+// document, so re-runs with no new input give the same bytes.
+func Write(ctx context.Context, conn *sql.Conn, dir string, cfg *schemas.Config, now time.Time, runSeq int) ([]string, error) {
 	periods, err := readPeriods(ctx, conn, now)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	used, err := readAllowanceUse(ctx, conn)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for i := range cfg.Tenants {
 		t := &cfg.Tenants[i]
@@ -53,26 +57,44 @@ func Write(ctx context.Context, conn *sql.Conn, dir string, cfg *schemas.Config,
 			continue
 		}
 		path := filepath.Join(dir, filepath.FromSlash(WorkbookKey(t.ID)))
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return fmt.Errorf("documents: %w", err)
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("documents: %w", err)
 		}
-		if err := writeWorkbook(ctx, conn, path, t, ps, used[t.ID]); err != nil {
-			return fmt.Errorf("documents: workbook of %s: %w", t.ID, err)
+		if err := writeWorkbook(ctx, conn, path, t, ps, used[t.ID], runSeq); err != nil {
+			return nil, fmt.Errorf("documents: workbook of %s: %w", t.ID, err)
 		}
 	}
-	invoices, err := readInvoices(ctx, conn)
+	invoices, err := readInvoices(ctx, conn, runSeq)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "invoices"), 0o755); err != nil {
-		return fmt.Errorf("documents: %w", err)
-	}
+	var keys []string
 	for _, inv := range invoices {
+		if err := os.MkdirAll(filepath.Join(dir, "invoices"), 0o700); err != nil {
+			return nil, fmt.Errorf("documents: %w", err)
+		}
 		if err := writeInvoice(dir, cfg.Issuer, inv); err != nil {
-			return fmt.Errorf("documents: invoice %s: %w", inv.Number, err)
+			return nil, fmt.Errorf("documents: invoice %s: %w", inv.Number, err)
+		}
+		for _, ext := range []string{"csv", "xlsx"} {
+			key := InvoiceKey(inv.Number, ext)
+			if err := keep(ctx, conn, dir, key, runSeq); err != nil {
+				return nil, err
+			}
+			keys = append(keys, key)
 		}
 	}
-	return nil
+	return keys, nil
+}
+
+// keep stores a document rendered once in the warehouse.
+func keep(ctx context.Context, conn *sql.Conn, dir, key string, runSeq int) error {
+	b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(key)))
+	if err != nil {
+		return fmt.Errorf("documents: keep %s: %w", key, err)
+	}
+	sum := sha256.Sum256(b)
+	return warehouse.Exec(ctx, conn, "documents_store.sql", key, hex.EncodeToString(sum[:]), b, runSeq)
 }
 
 // period is one row of documents_periods.sql.
@@ -161,8 +183,8 @@ type invoiceLine struct {
 	Quantity, UnitPrice, Amount string // plain decimals; Amount at 2 places
 }
 
-func readInvoices(ctx context.Context, conn *sql.Conn) ([]*invoice, error) {
-	rows, err := warehouse.Query(ctx, conn, "documents_invoices.sql")
+func readInvoices(ctx context.Context, conn *sql.Conn, runSeq int) ([]*invoice, error) {
+	rows, err := warehouse.Query(ctx, conn, "documents_invoices.sql", runSeq)
 	if err != nil {
 		return nil, fmt.Errorf("documents: %w", err)
 	}

@@ -180,7 +180,7 @@ func save(f *excelize.File, path string) error {
 	if _, err := f.WriteTo(&buf); err != nil {
 		return err
 	}
-	return os.WriteFile(path, buf.Bytes(), 0o644)
+	return os.WriteFile(path, buf.Bytes(), 0o600)
 }
 
 // printSetup makes a sheet print on A4, one page wide, in the given orientation.

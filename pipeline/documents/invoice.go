@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/xuri/excelize/v2"
 
@@ -41,9 +42,9 @@ func writeInvoiceCSV(path string, issuer schemas.Issuer, inv *invoice) error {
 		return err
 	}
 	for _, l := range inv.Lines {
-		rec := []string{inv.Number, inv.Date, inv.TenantID, inv.Customer, inv.PeriodStart, inv.PeriodEnd,
-			inv.Currency, l.Description, l.Quantity, l.UnitPrice, l.Amount, inv.Total,
-			strconv.FormatInt(l.No, 10), l.PeriodStart, l.PeriodEnd, issuer.Name, issuer.Address, issuer.TaxID}
+		rec := []string{inv.Number, inv.Date, Cell(inv.TenantID), Cell(inv.Customer), inv.PeriodStart, inv.PeriodEnd,
+			Cell(inv.Currency), Cell(l.Description), l.Quantity, l.UnitPrice, l.Amount, inv.Total,
+			strconv.FormatInt(l.No, 10), l.PeriodStart, l.PeriodEnd, Cell(issuer.Name), Cell(issuer.Address), Cell(issuer.TaxID)}
 		if err := w.Write(rec); err != nil {
 			return err
 		}
@@ -52,7 +53,18 @@ func writeInvoiceCSV(path string, issuer schemas.Issuer, inv *invoice) error {
 	if err := w.Error(); err != nil {
 		return err
 	}
-	return os.WriteFile(path, buf.Bytes(), 0o644)
+	return os.WriteFile(path, buf.Bytes(), 0o600)
+}
+
+// Cell neutralises a text cell of a CSV output: a text that a spreadsheet would read as a
+// formula (it starts with =, +, -, @, a tab or a carriage return) gets a leading quote
+// (FORMATS.md, "Text cells and personal data"). Numbers are written as numbers, never through
+// Cell. The SQL outputs do the same with the macro cell (config_tables.sql).
+func Cell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
 
 func writeInvoiceXLSX(path string, issuer schemas.Issuer, inv *invoice) error {

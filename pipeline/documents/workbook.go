@@ -33,7 +33,7 @@ var eventsHeader = []string{"Datetime (UTC)", "Event type", "User ID", "Domain",
 	"Unit", "Credits consumed", "Plan credits", "Bank credits", "Exceeding credits",
 	"Blocked credits", "Late", "Event ID"}
 
-func writeWorkbook(ctx context.Context, conn *sql.Conn, path string, t *schemas.Tenant, ps []period, used map[string]decimal.Decimal) error {
+func writeWorkbook(ctx context.Context, conn *sql.Conn, path string, t *schemas.Tenant, ps []period, used map[string]decimal.Decimal, runSeq int) error {
 	f := excelize.NewFile()
 	defer f.Close()
 	if err := f.SetSheetName("Sheet1", SheetPlan); err != nil {
@@ -57,7 +57,7 @@ func writeWorkbook(ctx context.Context, conn *sql.Conn, path string, t *schemas.
 		func() error { return currentSheet(f, st, t, cur) },
 		func() error { return historySheet(f, st, ps) },
 		func() error { return chartSheet(f, len(ps)) },
-		func() error { return eventsSheet(ctx, conn, f, st, t.ID, cur.Start) },
+		func() error { return eventsSheet(ctx, conn, f, st, t.ID, cur.Start, runSeq) },
 	} {
 		if err := step(); err != nil {
 			return err
@@ -351,7 +351,7 @@ func chartSheet(f *excelize.File, n int) error {
 
 // eventsSheet streams the current period's anonymized events (documents_events.sql) with
 // excelize's StreamWriter, so a large tenant's rows are never all in memory.
-func eventsSheet(ctx context.Context, conn *sql.Conn, f *excelize.File, st *styles, tenant, start string) error {
+func eventsSheet(ctx context.Context, conn *sql.Conn, f *excelize.File, st *styles, tenant, start string, runSeq int) error {
 	hdr := st.header()
 	timeSt := st.get(fmtTime, false)
 	units := st.get(fmtUnits, false)
@@ -384,7 +384,7 @@ func eventsSheet(ctx context.Context, conn *sql.Conn, f *excelize.File, st *styl
 	if err := sw.SetRow("A1", head, excelize.RowOpts{Height: 30}); err != nil {
 		return err
 	}
-	rows, err := warehouse.Query(ctx, conn, "documents_events.sql", tenant, start)
+	rows, err := warehouse.Query(ctx, conn, "documents_events.sql", tenant, start, runSeq)
 	if err != nil {
 		return err
 	}

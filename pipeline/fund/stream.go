@@ -65,12 +65,13 @@ var fundedSchema = arrow.NewSchema([]arrow.Field{
 }, nil)
 
 // Stream reads the events to fund in funding order (fund_read.sql), funds every row and
-// writes the splits to the table funded. It returns the number of rows funded.
+// writes the splits to the table funded. It returns the number of rows funded. stageDir
+// holds the Arrow hand-offs (pipeline/warehouse).
 //
 // Rows come from DuckDB and go back as Arrow columns: this is the one per-event loop of the
 // pipeline. The results are held until the read is done because the next statement and an
 // open result cannot share the connection.
-func Stream(ctx context.Context, conn *sql.Conn, w *Waterfall) (int64, error) {
+func Stream(ctx context.Context, conn *sql.Conn, stageDir string, w *Waterfall) (int64, error) {
 	b := array.NewRecordBuilder(memory.DefaultAllocator, fundedSchema)
 	defer b.Release()
 	cols := make([]*array.Int64Builder, 7)
@@ -84,7 +85,7 @@ func Stream(ctx context.Context, conn *sql.Conn, w *Waterfall) (int64, error) {
 		}
 	}()
 	var n int64
-	err := warehouse.QueryArrow(ctx, conn, "fund_read.sql", func(rec arrow.RecordBatch) error {
+	err := warehouse.QueryArrow(ctx, conn, stageDir, "fund_read.sql", func(rec arrow.RecordBatch) error {
 		if rec.NumCols() != 10 {
 			return fmt.Errorf("read funding rows: %d columns, want 10", rec.NumCols())
 		}
@@ -126,7 +127,7 @@ func Stream(ctx context.Context, conn *sql.Conn, w *Waterfall) (int64, error) {
 	if len(out) == 0 {
 		return 0, nil
 	}
-	if err := warehouse.ExecArrow(ctx, conn, "fund_write.sql", "arrow_funded", fundedSchema, out...); err != nil {
+	if err := warehouse.ExecArrow(ctx, conn, stageDir, "fund_write.sql", "arrow_funded", fundedSchema, out...); err != nil {
 		return 0, err
 	}
 	return n, nil

@@ -1,9 +1,11 @@
-// Package pull finds the source objects a run has not read yet and fetches them into a
-// local staging directory as plain UTF-8 text (gzip undone), ready for loading.
+// Package pull finds the source objects a run has not read yet and opens them as streams of
+// plain text (gzip undone on the fly), with their checksum and size limits. Nothing is
+// staged on disk except Parquet and user-directory objects, which DuckDB reads from files.
 package pull
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	"github.com/creditmeter/creditmeter/pipeline/objstore"
 )
@@ -35,25 +37,64 @@ func FormatOf(key string) string {
 	return FormatSkipped
 }
 
-// Plan returns the objects of the listing whose (key, ETag) is not in known, in key order.
-func Plan(listing []objstore.Object, known map[string]string) []objstore.Object {
-	var todo []objstore.Object
-	for _, o := range listing {
-		if etag, ok := known[o.Key]; ok && etag == o.ETag {
-			continue
-		}
-		todo = append(todo, o)
+// Gzipped reports whether the object is gzip-compressed (by name).
+func Gzipped(key string) bool { return strings.HasSuffix(strings.ToLower(key), ".gz") }
+
+// DisplayKey is the key as the warehouse and reports show it: itself when it is valid
+// UTF-8 (S3 keys always are), else with every invalid byte written \xNN, so that a local
+// file with such a name is read like any other.
+func DisplayKey(key string) string {
+	if utf8.ValidString(key) {
+		return key
 	}
-	return todo
+	var b strings.Builder
+	for i := 0; i < len(key); {
+		r, n := utf8.DecodeRuneInString(key[i:])
+		if r == utf8.RuneError && n == 1 {
+			b.WriteString(`\x`)
+			b.WriteByte("0123456789abcdef"[key[i]>>4])
+			b.WriteByte("0123456789abcdef"[key[i]&15])
+		} else {
+			b.WriteString(key[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }
 
-// Fetched is an object ready for loading.
-type Fetched struct {
+// Todo is an object to read, under the key the warehouse knows it by.
+type Todo struct {
 	objstore.Object
-	Format string
-	Path   string // local file with the content, decompressed; "" for skipped objects
-	SHA256 string // of the object's bytes as stored
-	// Repaired is true when invalid UTF-8 was replaced so that the text could be split into
-	// lines; the lines concerned are then malformed in their own right or carry U+FFFD.
-	Repaired bool
+	Display string // DisplayKey(Key)
+	Format  string
+}
+
+// Plan returns the objects of the listing whose (key, ETag) is not in known (display key
+// -> ETag), in key order, at most max of them (0: no bound); deferred counts the rest,
+// left for the next run. Two keys that show the same (an invalid byte and its \xNN
+// spelling) cannot both be tracked: the one that is not valid UTF-8 is skipped and counted
+// in collisions.
+func Plan(listing []objstore.Object, known map[string]string, max int) (todo []Todo, deferred, collisions int) {
+	seen := map[string]bool{}
+	for _, o := range listing {
+		if utf8.ValidString(o.Key) {
+			seen[o.Key] = true
+		}
+	}
+	for _, o := range listing {
+		d := DisplayKey(o.Key)
+		if d != o.Key && seen[d] {
+			collisions++
+			continue
+		}
+		if etag, ok := known[d]; ok && etag == o.ETag {
+			continue
+		}
+		if max > 0 && len(todo) >= max {
+			deferred++
+			continue
+		}
+		todo = append(todo, Todo{Object: o, Display: d, Format: FormatOf(o.Key)})
+	}
+	return todo, deferred, collisions
 }

@@ -1,6 +1,7 @@
-// Package rate validates and rates the stored events for a run (BILLING.md sections 1, 2
-// and 4): it puts the configuration into relational form and runs rate.sql, whose result
-// fund_sorted is what pipeline/fund streams through.
+// Package rate validates and rates the open working set for a run (BILLING.md sections 1, 2
+// and 4): it puts the configuration into relational form, decides which tenants the run
+// recomputes (compute_scope.sql, compute_dirty.sql) and rates their pending lines
+// (rate.sql) into the temporary table checked, which pipeline/fund streams through.
 package rate
 
 import (
@@ -13,7 +14,7 @@ import (
 	"github.com/duckdb/duckdb-go/v2"
 	"github.com/shopspring/decimal"
 
-	"github.com/creditmeter/creditmeter/pipeline/fund"
+	"github.com/creditmeter/creditmeter/pipeline/history"
 	"github.com/creditmeter/creditmeter/pipeline/periods"
 	"github.com/creditmeter/creditmeter/pipeline/warehouse"
 	"github.com/creditmeter/creditmeter/schemas"
@@ -26,8 +27,8 @@ type Calendar struct {
 }
 
 // NewCalendar computes the periods of every tenant and marks the ones earlier runs
-// finalized (final_periods: tenant_id -> period_start dates).
-func NewCalendar(cfg *schemas.Config, final map[string]map[string]bool) (*Calendar, error) {
+// finalized.
+func NewCalendar(cfg *schemas.Config, st *history.State) (*Calendar, error) {
 	c := &Calendar{}
 	for i := range cfg.Tenants {
 		t := &cfg.Tenants[i]
@@ -37,7 +38,7 @@ func NewCalendar(cfg *schemas.Config, final map[string]map[string]bool) (*Calend
 		}
 		wf := map[int]bool{}
 		for _, p := range ps {
-			if final[t.ID][p.StartDate.String()] {
+			if st.IsFinal(t.ID, p.StartDate.String()) {
 				wf[p.Index] = true
 			}
 		}
@@ -67,7 +68,18 @@ func Prepare(ctx context.Context, conn *sql.Conn, cfg *schemas.Config, cal *Cale
 				until := schemas.Date{Year: next.Year(), Month: next.Month(), Day: next.Day()}.In(t.Location)
 				if err := add(int32(i), t.ID, t.Name, t.RateCard, t.Timezone, t.Currency, t.Overage.Policy,
 					dec(t.Overage.PricePerCredit, 6), dec(t.CreditsPlan, 4),
-					t.ServiceStart.In(t.Location), until); err != nil {
+					t.ServiceStart.In(t.Location), until, history.Digest(cfg, t),
+					int32(history.Horizon(cal.Periods[i], now))); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{"cfg_calendar", func(add func(...driver.Value) error) error {
+			for i := range cfg.Tenants {
+				t := &cfg.Tenants[i]
+				c := history.CalendarOf(t)
+				if err := add(t.ID, c.Timezone, c.Period, int32(c.AnchorDay), t.ServiceStart.In(time.UTC), t.ServiceEnd.In(time.UTC)); err != nil {
 					return err
 				}
 			}
@@ -106,10 +118,11 @@ func Prepare(ctx context.Context, conn *sql.Conn, cfg *schemas.Config, cal *Cale
 		{"cfg_periods", func(add func(...driver.Value) error) error {
 			for i := range cfg.Tenants {
 				t := &cfg.Tenants[i]
+				cur := history.Horizon(cal.Periods[i], now)
 				for _, p := range cal.Periods[i] {
 					was := cal.WasFinal[i][p.Index]
 					if err := add(int32(i), t.ID, int32(p.Index), p.StartDate.In(time.UTC), p.EndDate.In(time.UTC), p.Start, p.End,
-						was, !now.Before(p.End.Add(grace)), !p.Start.After(now)); err != nil {
+						was, !now.Before(p.End.Add(grace)), !p.Start.After(now), p.Index == cur); err != nil {
 						return err
 					}
 				}
@@ -156,13 +169,16 @@ func Prepare(ctx context.Context, conn *sql.Conn, cfg *schemas.Config, cal *Cale
 	return nil
 }
 
-// Run validates and rates (rate.sql) and sorts the accepted events into funding order
-// (fund_sort.sql).
+// Run decides which tenants the run recomputes and rates their pending lines, with every
+// quarantined or never-validated pending line (BILLING.md section 2: quarantined lines are
+// reconsidered every run). It leaves the temporary tables c0, dirty and checked.
 func Run(ctx context.Context, conn *sql.Conn) error {
-	if err := warehouse.Exec(ctx, conn, "rate.sql"); err != nil {
-		return err
+	for _, f := range []string{"compute_scope.sql", "rate.sql", "compute_dirty.sql", "rate.sql"} {
+		if err := warehouse.Exec(ctx, conn, f); err != nil {
+			return err
+		}
 	}
-	return warehouse.Exec(ctx, conn, "fund_sort.sql")
+	return nil
 }
 
 // Version names a rate-card version as reports show it.
@@ -180,38 +196,6 @@ func PoolNames(t *schemas.Tenant) []string {
 			seen[a.Pool] = true
 			out = append(out, a.Pool)
 		}
-	}
-	return out
-}
-
-// Tenants builds the waterfall's view of the contracts.
-func Tenants(cfg *schemas.Config, cal *Calendar) []fund.Tenant {
-	out := make([]fund.Tenant, len(cfg.Tenants))
-	for i := range cfg.Tenants {
-		t := &cfg.Tenants[i]
-		ft := fund.Tenant{
-			Block:   t.Overage.Policy == schemas.PolicyBlock,
-			PlanE4:  E4(t.CreditsPlan),
-			Periods: len(cal.Periods[i]),
-		}
-		for _, d := range t.Bank {
-			ft.Deposits = append(ft.Deposits, fund.Deposit{AtUS: d.At.In(t.Location).UnixMicro(), CreditE4: E4(d.Credits)})
-		}
-		for _, m := range t.Members {
-			ft.CapsE4 = append(ft.CapsE4, E4(m.Cap))
-		}
-		names := PoolNames(t)
-		ft.PoolsE4 = make([]int64, len(names))
-		for n, name := range names {
-			var sum int64
-			for _, a := range t.Allowances {
-				if a.Pool == name {
-					sum += E4(a.Units)
-				}
-			}
-			ft.PoolsE4[n] = sum
-		}
-		out[i] = ft
 	}
 	return out
 }

@@ -8,6 +8,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -32,11 +33,84 @@ func Open(ctx context.Context, path string) (*sql.DB, error) {
 		return nil, fmt.Errorf("open warehouse %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(1) // one writer; temp tables belong to a connection
+	if err := checkVersion(ctx, db); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open warehouse %s: %w", path, err)
+	}
 	if err := Exec(ctx, db, "schema.sql"); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open warehouse %s: %w", path, err)
 	}
+	if path != "" && path != ":memory:" {
+		// the warehouse holds personal data (FORMATS.md): its owner only
+		for _, f := range []string{path, path + ".wal"} {
+			if err := os.Chmod(f, 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				_ = db.Close()
+				return nil, fmt.Errorf("open warehouse %s: %w", path, err)
+			}
+		}
+	}
 	return db, nil
+}
+
+// SchemaVersion is the layout of the persistent tables (sql/schema.sql).
+const SchemaVersion = "2"
+
+// ErrOldSchema is returned for a warehouse written by the first version of creditmeter,
+// whose state (every line re-rated each run, frozen events without closing balances)
+// cannot be carried into this one without recomputing final periods.
+var ErrOldSchema = errors.New("the warehouse was written by creditmeter 1 (schema version 1); start a new warehouse for this version, the old one stays readable with creditmeter query")
+
+// checkVersion refuses a warehouse of another schema version before anything is written.
+func checkVersion(ctx context.Context, db *sql.DB) error {
+	var hasMeta, hasV1 int
+	if err := queryRow(ctx, db, "schema_tables.sql", &hasMeta, &hasV1); err != nil {
+		return err
+	}
+	if hasMeta == 0 {
+		if hasV1 > 0 {
+			return ErrOldSchema
+		}
+		return nil // a new warehouse
+	}
+	var v string
+	err := queryRow(ctx, db, "schema_version.sql", &v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if v != SchemaVersion {
+		return fmt.Errorf("warehouse schema version %s, this creditmeter reads version %s", v, SchemaVersion)
+	}
+	return nil
+}
+
+// RowQuerier is what a single-row query runs on: a *sql.DB or *sql.Conn.
+type RowQuerier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// QueryRow runs an embedded single-row query without arguments and scans its columns;
+// sql.ErrNoRows is returned as it is.
+func QueryRow(ctx context.Context, db RowQuerier, name string, dest ...any) error {
+	return queryRow(ctx, db, name, dest...)
+}
+
+// queryRow runs an embedded single-row query and scans its columns.
+func queryRow(ctx context.Context, db RowQuerier, name string, dest ...any) error {
+	text, err := sqlFile(name)
+	if err != nil {
+		return err
+	}
+	if err := db.QueryRowContext(ctx, text).Scan(dest...); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		return fmt.Errorf("run %s: %w", name, err)
+	}
+	return nil
 }
 
 // OpenReadOnly opens an existing warehouse file for reading only.
@@ -89,7 +163,7 @@ func Exec(ctx context.Context, db Execer, name string, args ...any) error {
 // cannot take as parameters); placeholders stand inside quoted string literals and each
 // value is substituted with its quotes escaped.
 func ExecTemplate(ctx context.Context, db Execer, name string, vars map[string]string, args ...any) error {
-	text, err := sqlfiles.Get(name)
+	text, err := sqlFile(name)
 	if err != nil {
 		return err
 	}
@@ -152,7 +226,7 @@ func hasCode(s string) bool {
 
 // Query runs an embedded SQL file that is a single query.
 func Query(ctx context.Context, conn *sql.Conn, name string, args ...any) (*sql.Rows, error) {
-	text, err := sqlfiles.Get(name)
+	text, err := sqlFile(name)
 	if err != nil {
 		return nil, err
 	}
@@ -211,3 +285,6 @@ func InTx(ctx context.Context, conn *sql.Conn, fn func() error) (err error) {
 	}
 	return nil
 }
+
+// sqlFile returns an embedded SQL file's text.
+func sqlFile(name string) (string, error) { return sqlfiles.Get(name) }

@@ -1,0 +1,363 @@
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/creditmeter/creditmeter/pipeline/aggregate"
+	"github.com/creditmeter/creditmeter/pipeline/documents"
+	"github.com/creditmeter/creditmeter/pipeline/fund"
+	"github.com/creditmeter/creditmeter/pipeline/notify"
+	"github.com/creditmeter/creditmeter/pipeline/parse"
+	"github.com/creditmeter/creditmeter/pipeline/publish"
+	"github.com/creditmeter/creditmeter/pipeline/rate"
+	"github.com/creditmeter/creditmeter/pipeline/snapshot"
+	"github.com/creditmeter/creditmeter/pipeline/warehouse"
+	"github.com/creditmeter/creditmeter/schemas"
+)
+
+// compute recomputes the open periods of the tenants that changed, finalizes what is due
+// and renders what changed into the outbox, in the caller's transaction. It reports whether
+// an output changed.
+func (x *run) compute(ctx context.Context, cal *rate.Calendar) (bool, error) {
+	conn := x.conn
+	var dirty int64
+	if err := x.stage("rate", func() (int64, error) {
+		if err := rate.Run(ctx, conn); err != nil {
+			return 0, err
+		}
+		return dirty, warehouse.QueryRow(ctx, conn, "compute_count.sql", &dirty)
+	}); err != nil {
+		return false, err
+	}
+	x.m.Recomputed = int(dirty)
+	if err := x.stage("fund", func() (int64, error) {
+		tenants := fundTenants(x.cfg, cal)
+		if err := warehouse.Exec(ctx, conn, "fund_sort.sql"); err != nil {
+			return 0, err
+		}
+		if dirty == 0 {
+			return 0, nil
+		}
+		if err := fund.ReadOpening(ctx, conn, tenants); err != nil {
+			return 0, err
+		}
+		w, err := fund.New(tenants)
+		if err != nil {
+			return 0, err
+		}
+		return fund.Stream(ctx, conn, x.stageDir, w)
+	}); err != nil {
+		return false, err
+	}
+	if err := x.stage("aggregate", func() (int64, error) {
+		if err := aggregate.Run(ctx, conn); err != nil {
+			return 0, err
+		}
+		if err := notify.Record(ctx, conn, x.cfg, x.m.RunSeq); err != nil {
+			return 0, err
+		}
+		if err := aggregate.Finalize(ctx, conn, x.m.RunSeq, x.now); err != nil {
+			return 0, err
+		}
+		return 0, x.finalized(ctx)
+	}); err != nil {
+		return false, err
+	}
+	var files []publish.File
+	if err := x.stage("render", func() (int64, error) {
+		if err := x.reconcile(ctx); err != nil {
+			return 0, err
+		}
+		if dirty > 0 {
+			if err := x.renderTenants(ctx); err != nil {
+				return 0, err
+			}
+		}
+		if err := x.renderQuarantine(ctx); err != nil {
+			return 0, err
+		}
+		if err := notify.Render(ctx, conn, x.outbox.Dir()); err != nil {
+			return 0, err
+		}
+		var err error
+		files, err = x.outbox.Collect(ctx, conn)
+		return int64(len(files)), err
+	}); err != nil {
+		return false, err
+	}
+	if err := warehouse.Exec(ctx, conn, "run_status.sql", x.m.RunSeq, "committed"); err != nil {
+		return false, err
+	}
+	return len(files) > 0, nil
+}
+
+// renderTenants renders the outputs of the recomputed tenants and the fleet-wide files into
+// the outbox.
+func (x *run) renderTenants(ctx context.Context) error {
+	dir := x.outbox.Dir()
+	for _, sub := range []string{"ledger", "invoices", "_parts"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
+			return fmt.Errorf("create outbox %s: %w", sub, err)
+		}
+	}
+	vars := map[string]string{"out": filepath.ToSlash(dir)}
+	for _, f := range []string{"render_fleet.sql", "render_tenants.sql"} {
+		if err := warehouse.ExecTemplate(ctx, x.conn, f, vars); err != nil {
+			return err
+		}
+	}
+	for _, p := range []struct {
+		part string
+		dest func(map[string]string) string
+	}{
+		{"history", func(v map[string]string) string { return "usage/" + v["tenant_id"] + "/usage_history.csv" }},
+		{"usage", func(v map[string]string) string { return usageKey(v["tenant_id"], v["period_start"]) }},
+		{"restricted", func(v map[string]string) string { return "restricted/" + usageKey(v["tenant_id"], v["period_start"]) }},
+	} {
+		if err := publish.ArrangeParts(dir, p.part, p.dest); err != nil {
+			return err
+		}
+	}
+	if err := os.RemoveAll(filepath.Join(dir, "_parts")); err != nil {
+		return fmt.Errorf("clean outbox: %w", err)
+	}
+	// An open period whose report had rows and has none now gets an empty report.
+	rows, err := warehouse.Query(ctx, x.conn, "render_emptied.sql", x.m.RunSeq)
+	if err != nil {
+		return err
+	}
+	var emptied []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			_ = rows.Close()
+			return fmt.Errorf("read emptied reports: %w", err)
+		}
+		emptied = append(emptied, k)
+	}
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("read emptied reports: %w", err)
+	}
+	for _, k := range emptied {
+		p, err := x.outbox.Path(k)
+		if err != nil {
+			return err
+		}
+		if _, err := os.Stat(p); err == nil {
+			continue
+		}
+		header := usageHeader
+		if filepath.ToSlash(k)[:len("restricted/")] == "restricted/" {
+			header = restrictedHeader
+		}
+		if err := os.WriteFile(p, []byte(header+"\n"), 0o600); err != nil {
+			return fmt.Errorf("write %s: %w", k, err)
+		}
+	}
+	// A final period's reports are written once.
+	frows, err := warehouse.Query(ctx, x.conn, "render_final_reports.sql", x.m.RunSeq)
+	if err != nil {
+		return err
+	}
+	for frows.Next() {
+		var tenant, start string
+		if err := frows.Scan(&tenant, &start); err != nil {
+			_ = frows.Close()
+			return fmt.Errorf("read finalized periods: %w", err)
+		}
+		x.outbox.MarkFinal(usageKey(tenant, start))
+		x.outbox.MarkFinal("restricted/" + usageKey(tenant, start))
+	}
+	if err := frows.Close(); err != nil {
+		return fmt.Errorf("read finalized periods: %w", err)
+	}
+	keys, err := documents.Write(ctx, x.conn, dir, x.cfg, x.now, x.m.RunSeq)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		x.outbox.MarkFinal(k)
+	}
+	return nil
+}
+
+// The headers of the usage reports (FORMATS.md).
+const (
+	usageHeader      = "datetime,event_type,user_id,domain_name,event_value,event_unit,consumed_credits"
+	restrictedHeader = usageHeader + ",username,first_name,last_name"
+)
+
+func usageKey(tenant, periodStart string) string {
+	return "usage/" + tenant + "/" + periodStart + "_ai_credits_usage.csv"
+}
+
+// renderQuarantine writes the run's quarantine files when lines were newly quarantined.
+func (x *run) renderQuarantine(ctx context.Context) error {
+	var n int64
+	if err := warehouse.QueryRow(ctx, x.conn, "qlog_count.sql", &n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return nil
+	}
+	dir := x.outbox.Dir()
+	for _, sub := range []string{"quarantine", "restricted/quarantine"} {
+		if err := os.MkdirAll(filepath.Join(dir, filepath.FromSlash(sub)), 0o700); err != nil {
+			return fmt.Errorf("create outbox %s: %w", sub, err)
+		}
+	}
+	err := warehouse.ExecTemplate(ctx, x.conn, "render_quarantine.sql",
+		map[string]string{"out": filepath.ToSlash(dir), "run_id": x.m.RunID}, x.m.RunSeq)
+	if err != nil {
+		return err
+	}
+	x.outbox.MarkFinal("quarantine/" + x.m.RunID + ".jsonl")
+	x.outbox.MarkFinal("restricted/quarantine/" + x.m.RunID + ".jsonl")
+	return nil
+}
+
+// reconcile checks the identities of BILLING.md section 2 before anything commits, and
+// fills the manifest's counts.
+func (x *run) reconcile(ctx context.Context) error {
+	rec, err := aggregate.Reconcile(ctx, x.conn)
+	if err != nil {
+		return err
+	}
+	x.m.Reconciliation = rec
+	x.m.Counts = Counts{LinesRead: rec.LinesRead, Accepted: rec.Accepted, Quarantined: rec.Quarantined, Duplicates: rec.Duplicates}
+	if !rec.OK {
+		x.log.Error("reconciliation failed", "problems", rec.Problems)
+		return rec
+	}
+	return nil
+}
+
+// finalized lists what this run finalized and issued, for the manifest.
+func (x *run) finalized(ctx context.Context) error {
+	rows, err := warehouse.Query(ctx, x.conn, "finalized_now.sql", x.m.RunSeq)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var f Finalized
+		if err := rows.Scan(&f.Kind, &f.TenantID, &f.PeriodStart, &f.Invoice); err != nil {
+			return fmt.Errorf("read finalized: %w", err)
+		}
+		x.m.Finalized = append(x.m.Finalized, f)
+	}
+	return rows.Err()
+}
+
+// summarize fills the manifest's per-reason and per-tenant figures.
+func (x *run) summarize(ctx context.Context) error {
+	rows, err := warehouse.Query(ctx, x.conn, "quarantine_summary.sql")
+	if err != nil {
+		return err
+	}
+	x.m.QuarantineBy = map[string]int64{}
+	for rows.Next() {
+		var reason string
+		var n int64
+		if err := rows.Scan(&reason, &n); err != nil {
+			_ = rows.Close()
+			return fmt.Errorf("read quarantine summary: %w", err)
+		}
+		x.m.QuarantineBy[reason] = n
+	}
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("read quarantine summary: %w", err)
+	}
+	credits := map[string][5]string{}
+	crows, err := warehouse.Query(ctx, x.conn, "tenant_credits.sql")
+	if err != nil {
+		return err
+	}
+	for crows.Next() {
+		var id string
+		var c [5]string
+		if err := crows.Scan(&id, &c[0], &c[1], &c[2], &c[3], &c[4]); err != nil {
+			_ = crows.Close()
+			return fmt.Errorf("read tenant credits: %w", err)
+		}
+		credits[id] = c
+	}
+	if err := crows.Close(); err != nil {
+		return fmt.Errorf("read tenant credits: %w", err)
+	}
+	seen := map[string]bool{}
+	for _, t := range x.m.Reconciliation.Tenants {
+		c, ok := credits[t.TenantID]
+		if !ok {
+			c = [5]string{"0", "0", "0", "0", "0"}
+		}
+		seen[t.TenantID] = true
+		x.m.Tenants = append(x.m.Tenants, TenantSummary{TenantID: t.TenantID, LinesRead: t.LinesRead,
+			Accepted: t.Accepted, Quarantined: t.Quarantined, Duplicates: t.Duplicates,
+			Rated: c[0], Plan: c[1], Bank: c[2], Exceeding: c[3], Blocked: c[4]})
+	}
+	for i := range x.cfg.Tenants {
+		id := x.cfg.Tenants[i].ID
+		if seen[id] {
+			continue
+		}
+		c, ok := credits[id]
+		if !ok {
+			c = [5]string{"0", "0", "0", "0", "0"}
+		}
+		x.m.Tenants = append(x.m.Tenants, TenantSummary{TenantID: id, Rated: c[0], Plan: c[1], Bank: c[2], Exceeding: c[3], Blocked: c[4]})
+	}
+	return nil
+}
+
+// runIDs names every run by number.
+func runIDs(ctx context.Context, conn *sql.Conn) (map[int]string, error) {
+	rows, err := warehouse.Query(ctx, conn, "run_ids.sql")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int]string{}
+	for rows.Next() {
+		var seq int
+		var id string
+		if err := rows.Scan(&seq, &id); err != nil {
+			return nil, fmt.Errorf("read runs: %w", err)
+		}
+		out[seq] = id
+	}
+	return out, rows.Err()
+}
+
+// snapshot writes the analysts' snapshot into the outbox and records it, after the results
+// are committed.
+func (x *run) snapshot(ctx context.Context) (int64, error) {
+	files, err := snapshot.Write(ctx, x.conn, x.outbox.Dir())
+	if err != nil {
+		return 0, err
+	}
+	x.snapshotPath = filepath.Join(x.outbox.Dir(), filepath.FromSlash(snapshot.DBKey))
+	var n int
+	err = warehouse.InTx(ctx, x.conn, func() error {
+		got, err := x.outbox.Collect(ctx, x.conn)
+		n = len(got)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	if _, err := os.Stat(x.snapshotPath); err != nil {
+		x.snapshotPath = "" // unchanged: nothing to install
+	}
+	_ = files
+	return int64(n), nil
+}
+
+// parseLimits are the configuration's limits for the event parser.
+func parseLimits(l schemas.Limits) parse.Limits {
+	return parse.Limits{MaxLineBytes: int(l.MaxLineBytes), MaxAttributes: l.MaxAttributes}
+}

@@ -3,7 +3,9 @@ package jobs
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -350,8 +352,11 @@ func (x *run) snapshot(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if _, err := os.Stat(x.snapshotPath); err != nil {
-		x.snapshotPath = "" // unchanged: nothing to install
+	if p := x.cfg.Analytics.LocalCopy; p != "" {
+		// the outbox's copy is uploaded (and removed) next: install it first
+		if err := snapshot.Install(x.snapshotPath, x.cfg.Resolve(p)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			x.log.Warn("analytics local copy not replaced", "path", x.cfg.Resolve(p), "err", err)
+		}
 	}
 	_ = files
 	return int64(n), nil

@@ -126,32 +126,33 @@ func TestFinalIsFinal(t *testing.T) {
 
 func TestCalendarChangeRefused(t *testing.T) {
 	cases := []struct {
-		name, from, to, path string
+		name, from, to, path, period string
 	}{
-		{"timezone", "timezone: UTC", "timezone: Europe/Rome", "tenants[0].timezone"},
-		{"period", "period: monthly", "period: quarterly", "tenants[0].period"},
-		{"anchor_day", "anchor_day: 1", "anchor_day: 15", "tenants[0].anchor_day"},
-		{"service_start", "service_start: 2026-01-01", "service_start: 2025-12-01", "tenants[0].service_start"},
-		{"service_end before the last final period", "service_end: 2026-12-31", "service_end: 2026-01-15", "tenants[0].service_end"},
-		{"tenant removed", "  - id: acme", "  - id: other", "tenants"},
+		{"timezone", "timezone: UTC", "timezone: Europe/Rome", "tenants[0].timezone", "2026-02-01"},
+		{"period", "period: monthly", "period: quarterly", "tenants[0].period", "2026-02-01"},
+		{"anchor_day", "anchor_day: 1", "anchor_day: 15", "tenants[0].anchor_day", "2026-02-01"},
+		{"service_start", "service_start: 2026-01-01", "service_start: 2025-12-01", "tenants[0].service_start", "2026-02-01"},
+		{"service_end before the last final period", "service_end: 2026-12-31", "service_end: 2026-01-15", "tenants[0].service_end", "2026-02-01"},
+		{"tenant removed", "  - id: acme", "  - id: other", "tenants", "2026-02-01"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			// Given January final and invoiced,
+			// Given January and February final, January invoiced,
 			w := janFinal(t)
+			w.run("2026-03-05T00:00:00Z")
 			before := w.snapshot()
 			// When the configuration would move or remove January,
 			w.cfg = strings.Replace(w.cfg, c.from, c.to, 1)
-			w.put("c.jsonl", lines(ev("e3", "occurred_at", "2026-02-10T10:00:00Z")))
-			_, err := w.tryRun("2026-03-05T00:00:00Z")
-			// Then the run is refused as a configuration error naming the tenant, the
-			// period and the field, and nothing is read or written.
+			w.put("c.jsonl", lines(ev("e3", "occurred_at", "2026-03-10T10:00:00Z")))
+			_, err := w.tryRun("2026-03-15T00:00:00Z")
+			// Then the run is refused as a configuration error naming the tenant, the last
+			// final period and the field, and nothing is read or written.
 			var ce *schemas.ConfigError
 			if !errors.As(err, &ce) {
 				t.Fatalf("run error = %v, want a configuration error", err)
 			}
 			msg := ce.Error()
-			for _, want := range []string{"acme", "2026-01-01", c.path} {
+			for _, want := range []string{"acme", c.period, c.path} {
 				if !strings.Contains(msg, want) {
 					t.Errorf("error does not name %q:\n%s", want, msg)
 				}
@@ -161,8 +162,8 @@ func TestCalendarChangeRefused(t *testing.T) {
 			}
 			// And with the configuration put back, the next run reads the new object.
 			w.cfg = strings.Replace(w.cfg, c.to, c.from, 1)
-			w.run("2026-03-05T00:00:00Z")
-			check(t, "e3 billed in February", w.event("e3").Period, "2026-02-01")
+			w.run("2026-03-15T00:00:00Z")
+			check(t, "e3 billed in March", w.event("e3").Period, "2026-03-01")
 		})
 	}
 	t.Run("service_end later is allowed", func(t *testing.T) {

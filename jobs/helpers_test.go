@@ -1,8 +1,6 @@
 package jobs_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -138,8 +136,12 @@ type world struct {
 func newWorld(t *testing.T, cfg string) *world {
 	t.Helper()
 	root := t.TempDir()
-	return &world{t: t, cfg: cfg, root: root, src: filepath.Join(root, "raw"),
+	w := &world{t: t, cfg: cfg, root: root, src: filepath.Join(root, "raw"),
 		out: filepath.Join(root, "out"), wh: filepath.Join(root, "wh", "warehouse.duckdb")}
+	if err := os.MkdirAll(w.src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return w
 }
 
 // put writes a source object (key relative to the source directory). A rewritten object
@@ -236,7 +238,8 @@ func (w *world) invoices() []map[string]string {
 	return w.csvRows("invoices/register.csv")
 }
 
-// qline is one line of quarantine/{run_id}.jsonl.
+// qline is one quarantined line as it stands: the fields of quarantine/{run_id}.jsonl and
+// the raw text of its restricted twin.
 type qline struct {
 	ObjectKey string  `json:"object_key"`
 	Line      int64   `json:"line"`
@@ -246,28 +249,52 @@ type qline struct {
 	Raw       string  `json:"raw"`
 }
 
-// quarantine reads the quarantine file of the last run, keyed "object_key:line".
+// quarantine reads every line quarantined as of the last run, keyed "object_key:line", from
+// the warehouse (the quarantine files list only what each run newly quarantined).
 func (w *world) quarantine() map[string]qline {
 	w.t.Helper()
 	if w.last == nil {
 		w.t.Fatal("no run yet")
 	}
-	data, err := os.ReadFile(filepath.Join(w.out, "quarantine", w.last.RunID+".jsonl"))
+	db, err := sql.Open("duckdb", w.wh+"?access_mode=read_only")
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT o.key, l.line_no, coalesce(p.reason, l.reason), CASE WHEN p.reason IS NOT NULL THEN p.field ELSE l.field END,
+			l.event_id, l.raw
+		FROM lines l JOIN objects o ON o.obj_no = l.obj_no
+		LEFT JOIN pending p ON p.line_id = l.line_id
+		WHERE l.status = 'quarantined' OR p.reason IS NOT NULL`)
 	if err != nil {
 		w.t.Fatalf("read quarantine: %v", err)
 	}
+	defer rows.Close()
 	out := map[string]qline{}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(nil, 1<<24)
-	for sc.Scan() {
-		if strings.TrimSpace(sc.Text()) == "" {
-			continue
-		}
+	for rows.Next() {
 		var q qline
-		if err := json.Unmarshal(sc.Bytes(), &q); err != nil {
-			w.t.Fatalf("quarantine line %q: %v", sc.Text(), err)
+		if err := rows.Scan(&q.ObjectKey, &q.Line, &q.Reason, &q.Field, &q.EventID, &q.Raw); err != nil {
+			w.t.Fatal(err)
 		}
 		out[q.ObjectKey+":"+itoa(q.Line)] = q
+	}
+	if err := rows.Err(); err != nil {
+		w.t.Fatal(err)
+	}
+	return out
+}
+
+// qtext writes quarantine lines as comparable text.
+func qtext(q map[string]qline) map[string]string {
+	out := map[string]string{}
+	deref := func(p *string) string {
+		if p == nil {
+			return "<nil>"
+		}
+		return *p
+	}
+	for k, v := range q {
+		out[k] = strings.Join([]string{v.Reason, deref(v.Field), deref(v.EventID), v.Raw}, "|")
 	}
 	return out
 }

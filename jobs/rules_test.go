@@ -316,9 +316,12 @@ func TestCheckOrder(t *testing.T) {
 		one("outside service before no rate", "outside_service_period", ev("c1", "tenant_id", "beta", "occurred_at", "2025-12-20T10:00:00Z")),
 		// Given a beta event of an unknown type before beta's rate card, then no_rate_in_force.
 		one("no rate before unknown event type", "no_rate_in_force", ev("c1", "tenant_id", "beta", "event_type", "hologram", "occurred_at", "2026-01-05T10:00:00Z")),
-		// Given an accepted event then the same event_id with an unknown tenant, then the
-		// second is conflicting_duplicate (duplicates before the tenant check).
-		one("duplicate before unknown tenant", "conflicting_duplicate", ev("c1"), ev("c1", "tenant_id", "nobody")),
+		// Given an accepted event then the same identity with an unknown event type, then the
+		// second is conflicting_duplicate (duplicates before the rest of section 2).
+		one("duplicate before unknown event type", "conflicting_duplicate", ev("c1"), ev("c1", "event_type", "hologram")),
+		// Given two lines of an unknown tenant with one identity, then the second is
+		// conflicting_duplicate and the first unknown_tenant.
+		one("duplicate before unknown tenant", "conflicting_duplicate", ev("c1", "tenant_id", "nobody"), ev("c1", "tenant_id", "nobody", "user_id", "u-2")),
 		// Given an accepted event then the same event_id with no user_id, then the second is
 		// malformed, never a duplicate.
 		one("malformed is never a duplicate", "malformed", ev("c1"), ev("c1", "user_id", nil)),
@@ -414,10 +417,18 @@ func TestDuplicates(t *testing.T) {
 		// Given two versions in one object, then the earlier line stands.
 		conflict("line order within an object", "a.jsonl:3", "210",
 			obj{"a.jsonl", lines(vid("d1", 60), ev("other"), vid("d1", 90))}),
-		// Given the same event_id for acme and then for beta, then beta's line conflicts:
-		// event ids are unique across tenants.
-		conflict("across tenants", "a.jsonl:2", "210",
-			obj{"a.jsonl", lines(vid("d1", 60), vid("d1", 60, "tenant_id", "beta"))}),
+		// Given the same event_id for acme and then for beta, then both are billed: identity
+		// is (tenant_id, event_id) since BILLING.md version 2.
+		{
+			name: "same id in two tenants", cfg: cfg,
+			objs: []obj{{"a.jsonl", lines(vid("d1", 60), vid("d1", 90, "tenant_id", "beta"))}},
+			then: func(t *testing.T, w *world) {
+				check(t, "quarantined", w.last.Counts.Quarantined, int64(0))
+				check(t, "duplicates", w.last.Counts.Duplicates, int64(0))
+				check(t, "acme January events", w.period("acme", "2026-01-01")["events"], "1")
+				check(t, "beta January events", w.period("beta", "2026-01-01")["events"], "1")
+			},
+		},
 		// Given a first version, an exact copy and a different version, then one duplicate
 		// and one conflict.
 		{
@@ -930,21 +941,18 @@ func TestRerunIsByteIdentical(t *testing.T) {
 	}
 	// When a later run changes no period's state (same day, six hours on),
 	m3 := w.run("2026-03-10T18:00:00Z")
-	// Then every output but the run-named quarantine file is the same, and that one has the
-	// same content under the new run's name.
-	later := w.snapshot()
-	for k, v := range before {
-		if strings.HasPrefix(k, "quarantine/") {
-			continue
-		}
-		if later[k] != v {
-			t.Errorf("%s changed on a later re-run", k)
+	// Then it writes nothing at all: no output changes, and no quarantine file (nothing
+	// was newly quarantined; BILLING.md v2, FORMATS.md "quarantine/{run_id}.jsonl").
+	if later := w.snapshot(); !maps.Equal(before, later) {
+		for k := range maps.Keys(later) {
+			if before[k] != later[k] {
+				t.Errorf("%s changed on a later re-run", k)
+			}
 		}
 	}
-	q1 := mustRead(t, filepath.Join(w.out, "quarantine", m1.RunID+".jsonl"))
-	q3 := mustRead(t, filepath.Join(w.out, "quarantine", m3.RunID+".jsonl"))
-	if !bytes.Equal(q1, q3) {
-		t.Errorf("quarantine of the later run differs:\n%s\nvs\n%s", q1, q3)
+	check(t, "outputs written by the later run", len(m3.Outputs), 0)
+	if _, err := os.Stat(filepath.Join(w.out, "quarantine", m3.RunID+".jsonl")); err == nil {
+		t.Errorf("the later run wrote a quarantine file with nothing new in it")
 	}
 }
 
@@ -980,13 +988,16 @@ func TestBatchIndependence(t *testing.T) {
 	b.put(objs[1].key, objs[1].text)
 	b.run(now)
 	// Then both publish the same ledger, register, rated events and quarantine.
-	for _, f := range []string{"ledger/period_usage.csv", "invoices/register.csv", "quarantine/" + a.last.RunID + ".jsonl"} {
+	for _, f := range []string{"ledger/period_usage.csv", "invoices/register.csv"} {
 		if x, y := mustRead(t, filepath.Join(a.out, f)), mustRead(t, filepath.Join(b.out, f)); !bytes.Equal(x, y) {
 			t.Errorf("%s differs:\none batch:\n%s\ntwo batches:\n%s", f, x, y)
 		}
 	}
 	if x, y := a.rated(), b.rated(); !maps.Equal(x, y) {
 		t.Errorf("rated events differ:\none batch:  %v\ntwo batches: %v", x, y)
+	}
+	if x, y := qtext(a.quarantine()), qtext(b.quarantine()); !maps.Equal(x, y) {
+		t.Errorf("quarantine differs:\none batch:  %v\ntwo batches: %v", x, y)
 	}
 	check(t, "x1 rated (a.jsonl's version)", b.event("x1").Rated, "315")
 	check(t, "b.jsonl:1", b.reason("b.jsonl", 1), "conflicting_duplicate")

@@ -25,7 +25,6 @@ import (
 	"github.com/creditmeter/creditmeter/pipeline/publish"
 	"github.com/creditmeter/creditmeter/pipeline/pull"
 	"github.com/creditmeter/creditmeter/pipeline/rate"
-	"github.com/creditmeter/creditmeter/pipeline/snapshot"
 	"github.com/creditmeter/creditmeter/pipeline/warehouse"
 	"github.com/creditmeter/creditmeter/schemas"
 )
@@ -187,7 +186,7 @@ type run struct {
 	conn   *sql.Conn
 	// stageDir holds staged objects and the Arrow hand-offs between Go and DuckDB
 	stageDir string
-	// snapshotPath is the analysts' snapshot this run updated ("" when none)
+	// snapshotPath is the analysts' snapshot in the outbox
 	snapshotPath string
 	outbox *publish.Outbox
 	pub    *publish.Publisher
@@ -495,11 +494,6 @@ func (x *run) finish(ctx context.Context) error {
 	}
 	if err := warehouse.Exec(ctx, x.conn, "run_status.sql", x.m.RunSeq, "succeeded"); err != nil {
 		return err
-	}
-	if p := x.cfg.Analytics.LocalCopy; p != "" && x.snapshotPath != "" {
-		if err := snapshot.Install(x.snapshotPath, x.cfg.Resolve(p)); err != nil {
-			x.log.Warn("analytics local copy not replaced", "path", x.cfg.Resolve(p), "err", err)
-		}
 	}
 	return nil
 }

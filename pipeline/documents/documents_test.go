@@ -3,7 +3,6 @@ package documents_test
 import (
 	"archive/zip"
 	"bytes"
-	"context"
 	"flag"
 	"io"
 	"io/fs"
@@ -19,29 +18,28 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/creditmeter/creditmeter/pipeline/documents"
-	"github.com/creditmeter/creditmeter/pipeline/publish"
-	"github.com/creditmeter/creditmeter/pipeline/warehouse"
 	"github.com/creditmeter/creditmeter/schemas"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files from the current outputs")
 
-// render writes the documents of a prepared fixture into a new directory and returns the
-// files by key.
+// render returns the documents a prepared fixture's runs published (tenant workbooks and
+// invoices), by key, and the output directory.
 func render(t *testing.T, fx *fixture) (string, map[string][]byte) {
 	t.Helper()
-	dir := t.TempDir()
-	if err := documents.Write(context.Background(), fx.conn, dir, fx.cfg, fx.now); err != nil {
-		t.Fatal(err)
-	}
+	dir := fx.out
 	files := map[string][]byte{}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
 		rel, _ := filepath.Rel(dir, p)
+		key := filepath.ToSlash(rel)
+		if !(strings.HasPrefix(key, "invoices/INV-") || strings.HasSuffix(key, "/ai_credits.xlsx")) {
+			return nil
+		}
 		b, err := os.ReadFile(p)
-		files[filepath.ToSlash(rel)] = b
+		files[key] = b
 		return err
 	})
 	if err != nil {
@@ -215,9 +213,8 @@ func TestWorkedExample(t *testing.T) {
 			t.Errorf("%s: a second render differs", k)
 		}
 	}
-	jan := *fx
-	jan.now = time.Date(2026, 1, 20, 0, 0, 0, 0, time.UTC)
-	_, janFiles := render(t, &jan)
+	// a later run whose clock says 20 January: January (final) is the current period
+	janFiles := fx.at(t, time.Date(2026, 1, 20, 0, 0, 0, 0, time.UTC))
 	for _, k := range []string{"invoices/INV-2026-000001.csv", "invoices/INV-2026-000001.xlsx"} {
 		if !bytes.Equal(files[k], janFiles[k]) {
 			t.Errorf("%s: depends on the run's clock", k)
@@ -268,8 +265,8 @@ func TestWorkedExample(t *testing.T) {
 		{"History", "H2", "25", documentsFmtCredits},
 		{"History", "J2", "275", documentsFmtCredits},
 		{"History", "K2", "4", "#,##0"},
-		{"History", "C4", "open", ""},
-		{"History", "J4", "0", documentsFmtCredits},
+		{"History", "C3", "final", ""},
+		{"History", "J3", "0", documentsFmtCredits},
 	} {
 		wantCell(t, wb, c.sheet, c.ref, c.raw)
 		if c.fmt != "" {
@@ -277,14 +274,14 @@ func TestWorkedExample(t *testing.T) {
 		}
 	}
 	tables, err := wb.GetTables("History")
-	if err != nil || len(tables) != 1 || tables[0].Range != "A1:K4" || tables[0].Name != "PeriodHistory" {
+	if err != nil || len(tables) != 1 || tables[0].Range != "A1:K3" || tables[0].Name != "PeriodHistory" {
 		t.Errorf("History table %+v, %v", tables, err)
 	}
 	panes, err := wb.GetPanes("History")
 	if err != nil || !panes.Freeze || panes.YSplit != 1 {
 		t.Errorf("History panes %+v, %v", panes, err)
 	}
-	want := []string{"History!$J$1", "History!$A$2:$A$4", "History!$J$2:$J$4", "History!$D$1", "History!$A$2:$A$4", "History!$D$2:$D$4"}
+	want := []string{"History!$J$1", "History!$A$2:$A$3", "History!$J$2:$J$3", "History!$D$1", "History!$A$2:$A$3", "History!$D$2:$D$3"}
 	if got := chartRefs(t, janFiles["usage/acme/ai_credits.xlsx"]); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("chart series refs %v, want %v", got, want)
 	}
@@ -383,9 +380,7 @@ func TestLateUsageLines(t *testing.T) {
 	}
 
 	// February as the current period: the late events are flagged in the Events sheet.
-	feb := *fx
-	feb.now = time.Date(2026, 2, 21, 0, 0, 0, 0, time.UTC)
-	_, febFiles := render(t, &feb)
+	febFiles := fx.at(t, time.Date(2026, 2, 21, 0, 0, 0, 0, time.UTC))
 	wb := open(t, febFiles["usage/beta-rome/ai_credits.xlsx"])
 	wantCell(t, wb, "Current period", "B3", "2026-02-01 to 2026-02-28")
 	rows, err := wb.GetRows("Events")
@@ -425,30 +420,26 @@ func TestHardStop(t *testing.T) {
 
 const documentsFmtCredits = `#,##0.00##`
 
-// TestAfterPublish renders as a run will once wired: publish.Render, then Write, in one
-// transaction on the run's connection, into the same staging directory.
+// TestAfterPublish: a run publishes, beside the register, both documents of every invoice
+// and a workbook for every tenant.
 func TestAfterPublish(t *testing.T) {
 	fx := prepare(t, "04-messy-input", nil)
-	ctx := context.Background()
-	dir := t.TempDir()
-	var files []publish.File
-	err := warehouse.InTx(ctx, fx.conn, func() error {
-		if _, err := publish.Render(ctx, fx.conn, dir, "test-run"); err != nil {
+	dir := fx.out
+	var files []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
 			return err
 		}
-		if err := documents.Write(ctx, fx.conn, dir, fx.cfg, fx.now); err != nil {
-			return err
-		}
-		var err error
-		files, err = publish.List(dir)
-		return err
+		rel, _ := filepath.Rel(dir, p)
+		files = append(files, filepath.ToSlash(rel))
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	have := map[string]bool{}
 	for _, f := range files {
-		have[f.Key] = true
+		have[f] = true
 	}
 	reg, err := os.ReadFile(filepath.Join(dir, "invoices", "register.csv"))
 	if err != nil {

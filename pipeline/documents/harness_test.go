@@ -2,7 +2,6 @@ package documents_test
 
 import (
 	"context"
-	"database/sql"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,26 +9,32 @@ import (
 
 	"github.com/creditmeter/creditmeter/internal/acceptancecase"
 	"github.com/creditmeter/creditmeter/jobs"
-	"github.com/creditmeter/creditmeter/pipeline/aggregate"
-	"github.com/creditmeter/creditmeter/pipeline/fund"
-	"github.com/creditmeter/creditmeter/pipeline/rate"
-	"github.com/creditmeter/creditmeter/pipeline/warehouse"
 	"github.com/creditmeter/creditmeter/schemas"
 )
 
-// fixture is an acceptance case run to its end, with the run's temporary tables rebuilt on
-// an open connection to its warehouse, as they stand when a run renders its outputs.
+// fixture is an acceptance case run to its end by jobs.Runner: its documents are the ones the
+// runs published (a tenant's workbook as the last run rendered it, each invoice as it was
+// issued, rendered once).
 type fixture struct {
-	cfg  *schemas.Config
-	now  time.Time
-	conn *sql.Conn
-	out  string // the output directory of the case's runs
+	cfg *schemas.Config
+	now time.Time
+	out string // the output directory of the case's runs
+	run *jobs.Runner
 }
 
-// prepare runs an acceptance case (runs.txt, then NOW) with jobs.Runner, then reopens the
-// warehouse and runs the stages between ingestion and rendering (rate, fund, aggregate) at
-// the case's NOW, with nothing new to ingest: period_calc, rated_events, cfg_* exist then.
-// mutate, when set, edits the configuration before anything runs.
+// at runs the case once more at another instant (nothing new to read) and returns the
+// documents then published, as render does: the tenants' current period moves with it.
+func (fx *fixture) at(t *testing.T, now time.Time) map[string][]byte {
+	t.Helper()
+	if _, err := fx.run.Run(context.Background(), jobs.Options{Now: now}); err != nil {
+		t.Fatalf("run at %s: %v", now.Format(time.RFC3339), err)
+	}
+	_, files := render(t, fx)
+	return files
+}
+
+// prepare runs an acceptance case (runs.txt, then NOW) with jobs.Runner. mutate, when set,
+// edits the configuration before anything runs.
 func prepare(t *testing.T, caseName string, mutate func(cfg *schemas.Config)) *fixture {
 	t.Helper()
 	dir := filepath.Join("..", "..", "fixtures", "acceptance", caseName)
@@ -63,53 +68,5 @@ func prepare(t *testing.T, caseName string, mutate func(cfg *schemas.Config)) *f
 		}
 		now = run.Now
 	}
-
-	ctx := context.Background()
-	db, err := warehouse.Open(ctx, cfg.Resolve(cfg.Warehouse))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	rows, err := warehouse.Query(ctx, conn, "final_periods_read.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	final := map[string]map[string]bool{}
-	for rows.Next() {
-		var tn, p string
-		if err := rows.Scan(&tn, &p); err != nil {
-			t.Fatal(err)
-		}
-		if final[tn] == nil {
-			final[tn] = map[string]bool{}
-		}
-		final[tn][p] = true
-	}
-	rows.Close()
-	cal, err := rate.NewCalendar(cfg, final)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := rate.Prepare(ctx, conn, cfg, cal, now); err != nil {
-		t.Fatal(err)
-	}
-	if err := rate.Run(ctx, conn); err != nil {
-		t.Fatal(err)
-	}
-	w, err := fund.New(rate.Tenants(cfg, cal))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := fund.Stream(ctx, conn, w); err != nil {
-		t.Fatal(err)
-	}
-	if err := aggregate.Run(ctx, conn); err != nil {
-		t.Fatal(err)
-	}
-	return &fixture{cfg: cfg, now: now, conn: conn, out: cfg.Resolve(cfg.Output)}
+	return &fixture{cfg: cfg, now: now, out: cfg.Resolve(cfg.Output), run: r}
 }

@@ -8,7 +8,12 @@ BENCH_EVENTS  ?= 1000000
 FUZZTIME  ?= 15s
 
 .DEFAULT_GOAL := help
-.PHONY: help build run sample test test-go s3 s3-install bench-pull fuzz bench bench-10m lint clean
+FAULT_EVENTS  ?= 1000000
+FAULT_TRIALS  ?= 10
+FAULT_TENANTS ?= 12
+BATCH_SEEDS   ?= 50
+
+.PHONY: help build run sample test test-go s3 s3-install bench-pull fuzz bench bench-10m lint clean e2e fault batches
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -48,9 +53,24 @@ s3: ## run a local S3-compatible server (versitygw) by hand; Ctrl-C stops it
 bench-pull: s3-install ## pull throughput from the local S3 server: 1,000 objects of ~1 MB gzip, pool vs one stream
 	$(GO) test -run='^$$' -bench=BenchmarkPull -benchtime=1x -timeout 30m ./pipeline/pull/
 
-fuzz: ## fuzz the event parser and the funding waterfall briefly
-	$(GO) test -run='^$$' -fuzz=FuzzParseLine -fuzztime=$(FUZZTIME) ./pipeline/load/
+fuzz: ## fuzz the event parser (values, not just counts), loading and the funding waterfall briefly
+	$(GO) test -run='^$$' -fuzz=FuzzRoundTrip -fuzztime=$(FUZZTIME) ./pipeline/parse/
+	$(GO) test -run='^$$' -fuzz=FuzzArbitrary -fuzztime=$(FUZZTIME) ./pipeline/parse/
+	$(GO) test -run='^$$' -fuzz=FuzzDigestStable -fuzztime=$(FUZZTIME) ./pipeline/parse/
+	$(GO) test -run='^$$' -fuzz=FuzzLoad -fuzztime=$(FUZZTIME) ./pipeline/load/
 	$(GO) test -run='^$$' -fuzz=FuzzWaterfall -fuzztime=$(FUZZTIME) ./pipeline/fund/
+
+e2e: build ## end-to-end suites through the binary (kill -9, batches, re-run) at small sizes; also part of make test
+	CREDITMETER_BIN=$(BIN) $(GO) test -count=1 -v -timeout 20m ./internal/e2e/
+
+fault: build ## kill -9 at random points of a 1M-event run, FAULT_TRIALS per scenario (FAULT_SEED=S replays)
+	CREDITMETER_BIN=$(BIN) CREDITMETER_FAULT_EVENTS=$(FAULT_EVENTS) CREDITMETER_FAULT_TRIALS=$(FAULT_TRIALS) \
+	CREDITMETER_FAULT_TENANTS=$(FAULT_TENANTS) $(if $(FAULT_SEED),CREDITMETER_FAULT_SEED=$(FAULT_SEED)) \
+	$(GO) test -count=1 -v -timeout 300m -run 'TestKillNineThenRerun' ./internal/e2e/
+
+batches: build ## batches-do-not-matter and re-run properties over BATCH_SEEDS seeds
+	CREDITMETER_BIN=$(BIN) CREDITMETER_BATCH_SEEDS=$(BATCH_SEEDS) \
+	$(GO) test -count=1 -v -timeout 60m -run 'TestBatchesDoNotMatter|TestRerunRewritesNothing' ./internal/e2e/
 
 bench: ## benchmark a full run on generated data (BENCH_EVENTS, default 1M)
 	CREDITMETER_BENCH_EVENTS=$(BENCH_EVENTS) $(GO) test -run='^$$' -bench=BenchmarkRun -benchtime=1x -timeout 60m ./jobs/

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/creditmeter/creditmeter/pipeline/aggregate"
 	"github.com/creditmeter/creditmeter/pipeline/documents"
@@ -101,7 +102,7 @@ func (x *run) compute(ctx context.Context, cal *rate.Calendar) (bool, error) {
 // the outbox.
 func (x *run) renderTenants(ctx context.Context) error {
 	dir := x.outbox.Dir()
-	for _, sub := range []string{"ledger", "invoices", "_parts"} {
+	for _, sub := range []string{"ledger", "invoices"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
 			return fmt.Errorf("create outbox %s: %w", sub, err)
 		}
@@ -112,20 +113,24 @@ func (x *run) renderTenants(ctx context.Context) error {
 			return err
 		}
 	}
-	for _, p := range []struct {
-		part string
-		dest func(map[string]string) string
-	}{
-		{"history", func(v map[string]string) string { return "usage/" + v["tenant_id"] + "/usage_history.csv" }},
-		{"usage", func(v map[string]string) string { return usageKey(v["tenant_id"], v["period_start"]) }},
-		{"restricted", func(v map[string]string) string { return "restricted/" + usageKey(v["tenant_id"], v["period_start"]) }},
-	} {
-		if err := publish.ArrangeParts(dir, p.part, p.dest); err != nil {
+	history := publish.Partitioned{Query: "render_history_rows.sql", Keys: 1, Files: []publish.PartFile{{
+		Key:     func(k []string) string { return "usage/" + k[0] + "/usage_history.csv" },
+		Header:  []string{"period_start", "period_end", "status", "credits_plan", "credits_used", "credits_bank_used", "credits_bank_remaining", "exceeding_credits", "blocked_credits"},
+		Columns: []int{1, 2, 3, 4, 5, 6, 7, 8, 9},
+	}}}
+	usage := publish.Partitioned{Query: "render_usage_rows.sql", Keys: 2, Files: []publish.PartFile{{
+		Key:     func(k []string) string { return usageKey(k[0], k[1]) },
+		Header:  strings.Split(usageHeader, ","),
+		Columns: []int{2, 3, 4, 5, 6, 7, 8},
+	}, {
+		Key:     func(k []string) string { return "restricted/" + usageKey(k[0], k[1]) },
+		Header:  strings.Split(restrictedHeader, ","),
+		Columns: []int{2, 3, 4, 5, 6, 7, 8, 9, 10, 11},
+	}}}
+	for _, p := range []publish.Partitioned{history, usage} {
+		if err := publish.WriteCSVs(ctx, x.conn, x.stageDir, dir, p); err != nil {
 			return err
 		}
-	}
-	if err := os.RemoveAll(filepath.Join(dir, "_parts")); err != nil {
-		return fmt.Errorf("clean outbox: %w", err)
 	}
 	// An open period whose report had rows and has none now gets an empty report.
 	rows, err := warehouse.Query(ctx, x.conn, "render_emptied.sql", x.m.RunSeq)
@@ -335,31 +340,47 @@ func runIDs(ctx context.Context, conn *sql.Conn) (map[int]string, error) {
 	return out, rows.Err()
 }
 
-// snapshot writes the analysts' snapshot into the outbox and records it, after the results
-// are committed.
-func (x *run) snapshot(ctx context.Context) (int64, error) {
-	files, err := snapshot.Write(ctx, x.conn, x.outbox.Dir())
+// snapshot brings the analysts' snapshot (path: its database, kept beside the warehouse)
+// up to this run's committed results and records the files that changed for publication.
+// It runs on every run: one that changed nothing only records that the snapshot is
+// current with it, and writes no file.
+func (x *run) snapshot(ctx context.Context, path string) (int64, error) {
+	res, err := snapshot.Update(ctx, x.conn, snapshot.Options{Path: path, RunSeq: x.m.RunSeq, RunID: x.m.RunID,
+		OutDir: x.outbox.Dir(), StageDir: x.stageDir})
 	if err != nil {
 		return 0, err
+	}
+	if res.Rebuilt != "" {
+		x.log.Info("analysts' snapshot rebuilt in full", "why", res.Rebuilt, "rows", res.Changed)
 	}
 	x.snapshotPath = filepath.Join(x.outbox.Dir(), filepath.FromSlash(snapshot.DBKey))
-	var n int
-	err = warehouse.InTx(ctx, x.conn, func() error {
-		got, err := x.outbox.Collect(ctx, x.conn)
-		n = len(got)
-		return err
-	})
-	if err != nil {
-		return 0, err
-	}
-	if p := x.cfg.Analytics.LocalCopy; p != "" {
-		// the outbox's copy is uploaded (and removed) next: install it first
-		if err := snapshot.Install(x.snapshotPath, x.cfg.Resolve(p)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			x.log.Warn("analytics local copy not replaced", "path", x.cfg.Resolve(p), "err", err)
+	if len(res.Files) > 0 {
+		err = warehouse.InTx(ctx, x.conn, func() error {
+			_, err := x.outbox.Collect(ctx, x.conn)
+			return err
+		})
+		if err != nil {
+			return 0, err
 		}
 	}
-	_ = files
-	return int64(n), nil
+	if p := x.cfg.Analytics.LocalCopy; p != "" {
+		// the outbox's copy (when the snapshot changed) is uploaded and removed next:
+		// install it first; a local copy not made yet gets the snapshot as it stands
+		dst := x.cfg.Resolve(p)
+		src := x.snapshotPath
+		if _, err := os.Stat(src); err != nil {
+			src = ""
+			if _, err := os.Stat(dst); errors.Is(err, fs.ErrNotExist) {
+				src = path
+			}
+		}
+		if src != "" {
+			if err := snapshot.Install(src, dst); err != nil {
+				x.log.Warn("analytics local copy not replaced", "path", dst, "err", err)
+			}
+		}
+	}
+	return res.Changed, nil
 }
 
 // parseLimits are the configuration's limits for the event parser.

@@ -180,16 +180,16 @@ func RunID(now time.Time, seq int) string {
 // run is the state of one run.
 type run struct {
 	*Runner
-	m      *Manifest
-	log    *slog.Logger
-	now    time.Time
-	conn   *sql.Conn
+	m    *Manifest
+	log  *slog.Logger
+	now  time.Time
+	conn *sql.Conn
 	// stageDir holds staged objects and the Arrow hand-offs between Go and DuckDB
 	stageDir string
 	// snapshotPath is the analysts' snapshot in the outbox
 	snapshotPath string
-	outbox *publish.Outbox
-	pub    *publish.Publisher
+	outbox       *publish.Outbox
+	pub          *publish.Publisher
 }
 
 // Run runs the pipeline once.
@@ -329,10 +329,8 @@ func (r *Runner) Run(ctx context.Context, o Options) (m *Manifest, err error) {
 	if err := x.stage("ingest", func() (int64, error) { return x.ingest(ctx, src, listing, stageDir) }); err != nil {
 		return m, err
 	}
-	var changed bool
 	err = warehouse.InTx(ctx, conn, func() error {
-		var err error
-		changed, err = x.compute(ctx, cal)
+		_, err := x.compute(ctx, cal)
 		return err
 	})
 	if err != nil {
@@ -341,10 +339,12 @@ func (r *Runner) Run(ctx context.Context, o Options) (m *Manifest, err error) {
 	if err := x.deliver(ctx); err != nil {
 		return m, err
 	}
-	if changed {
-		if err := x.stage("snapshot", func() (int64, error) { return x.snapshot(ctx) }); err != nil {
-			return m, err
-		}
+	// The analysts' snapshot follows every run, even one whose outputs did not change (it
+	// may have loaded lines, duplicates say); it writes files only when its rows changed.
+	if err := x.stage("snapshot", func() (int64, error) {
+		return x.snapshot(ctx, o.Warehouse+".analytics.duckdb")
+	}); err != nil {
+		return m, err
 	}
 	if err := x.stage("publish", func() (int64, error) {
 		done, err := x.pub.Upload(ctx)
@@ -426,6 +426,7 @@ func (x *run) ingest(ctx context.Context, src objstore.Store, listing []objstore
 	if err != nil {
 		return 0, err
 	}
+	defer ld.Close()
 	const maxBatchBytes = 256 << 20
 	var lines int64
 	for len(todo) > 0 {

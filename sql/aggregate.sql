@@ -46,15 +46,15 @@ WITH sums AS (
 SELECT per.tenant_no, per.tenant_id, per.period_idx, per.period_start, per.period_end,
     per.was_final, per.finalize OR per.was_final AS final, per.finalize AND NOT per.was_final AS finalizing,
     per.in_report OR per.events > 0 OR fp.tenant_id IS NOT NULL AS in_report,
-    coalesce(fp.credits_plan, per.credits_plan) AS credits_plan,
-    coalesce(fp.plan_used, e4(per.plan_e4)) AS plan_used,
-    coalesce(fp.bank_used, e4(per.bank_e4)) AS bank_used,
-    coalesce(fp.bank_remaining, greatest(per.deposits_before_end - e4(per.bank_used_cum_e4), 0)) AS bank_remaining,
-    coalesce(fp.exceeding_credits, e4(per.exceeding_e4)) AS exceeding_credits,
-    coalesce(fp.blocked_credits, e4(per.blocked_e4)) AS blocked_credits,
-    coalesce(fp.allowance_units_used, e4(per.allowance_e4)) AS allowance_units_used,
+    CAST(coalesce(fp.credits_plan, per.credits_plan) AS DECIMAL(38,4)) AS credits_plan,
+    coalesce(fp.plan_used, e4sum(per.plan_e4)) AS plan_used,
+    coalesce(fp.bank_used, e4sum(per.bank_e4)) AS bank_used,
+    coalesce(fp.bank_remaining, greatest(per.deposits_before_end - e4sum(per.bank_used_cum_e4), 0)) AS bank_remaining,
+    coalesce(fp.exceeding_credits, e4sum(per.exceeding_e4)) AS exceeding_credits,
+    coalesce(fp.blocked_credits, e4sum(per.blocked_e4)) AS blocked_credits,
+    coalesce(fp.allowance_units_used, e4sum(per.allowance_e4)) AS allowance_units_used,
     coalesce(fp.events, per.events) AS events,
-    coalesce(fp.rated_credits, e4(per.rated_e4)) AS rated_credits
+    coalesce(fp.rated_credits, e4sum(per.rated_e4)) AS rated_credits
 FROM per
 LEFT JOIN periods fp ON fp.tenant_id = per.tenant_id AND fp.period_start = per.period_start
     AND per.was_final AND fp.status = 'final';

@@ -1,7 +1,7 @@
 -- config_tables.sql: per-run temporary tables that hold the configuration in relational form.
 -- Inputs: none (Go appends the rows from the validated configuration).
 -- Outputs: cfg_tenants, cfg_calendar, cfg_rate_versions, cfg_rules, cfg_periods, cfg_pools, cfg_members,
--- cfg_deposits; and the temp macros e4 (fixed point BIGINT at 4 places to DECIMAL), fmt_dec
+-- cfg_deposits; and the temp macros e4 and e4sum (fixed point at 4 places to DECIMAL), fmt_dec
 -- (a decimal written plainly, trailing zeros trimmed), rfc3339 (UTC text), to_dec (text to
 -- DECIMAL) and cell (a CSV text cell with spreadsheet formulas neutralised).
 -- Every instant is computed and written in UTC, whatever the machine's zone.
@@ -79,7 +79,9 @@ CREATE OR REPLACE TEMP TABLE cfg_deposits (
     credits   DECIMAL(18,4),
     deposit_at TIMESTAMPTZ
 );
+-- e4 is one event's amount (below 10^14 credits, rate.sql); e4sum a sum of them.
 CREATE OR REPLACE TEMP MACRO e4(x) AS CAST(CAST(x AS DECIMAL(18,0)) * 0.0001 AS DECIMAL(18,4));
+CREATE OR REPLACE TEMP MACRO e4sum(x) AS CAST(CAST(x AS DECIMAL(38,0)) * 0.0001 AS DECIMAL(38,4));
 CREATE OR REPLACE TEMP MACRO fmt_dec(x) AS
     CASE WHEN x = trunc(x) THEN CAST(CAST(trunc(x) AS HUGEINT) AS VARCHAR)
          ELSE rtrim(rtrim(CAST(x AS VARCHAR), '0'), '.') END;

@@ -15,7 +15,7 @@ WITH used AS (
     JOIN period_calc pc ON pc.tenant_no = re.tenant_no AND pc.period_idx = re.billed_idx AND NOT pc.finalizing
     WHERE re.allowance_pool IS NOT NULL
 )
-SELECT tenant_id, allowance_pool, CAST(e4(sum(used_e4)) AS VARCHAR) AS units_used
+SELECT tenant_id, allowance_pool, CAST(e4sum(sum(used_e4)) AS VARCHAR) AS units_used
 FROM used
 GROUP BY tenant_id, allowance_pool
 ORDER BY tenant_id, allowance_pool

@@ -89,7 +89,7 @@ FROM due;
 INSERT INTO invoice_lines
 WITH late AS (
     SELECT d.invoice_number, op.period_start AS line_start, op.period_end AS line_end,
-        e4(sum(re.exceeding_e4)) AS quantity
+        e4sum(sum(re.exceeding_e4)) AS quantity
     FROM due_invoices d
     JOIN rated_events re ON re.tenant_no = d.tenant_no AND re.billed_idx = d.period_idx
     JOIN cfg_periods op ON op.tenant_no = re.tenant_no AND op.period_idx = re.natural_idx
@@ -109,8 +109,8 @@ WITH late AS (
     FROM late
 )
 SELECT i.invoice_number, row_number() OVER (PARTITION BY i.invoice_number ORDER BY i.kind, i.line_start),
-    i.description, i.line_start, i.line_end, CAST(i.quantity AS DECIMAL(18,4)), d.price,
-    CAST(round(CAST(i.quantity AS DECIMAL(38,4)) * d.price, 2) AS DECIMAL(18,2))
+    i.description, i.line_start, i.line_end, CAST(i.quantity AS DECIMAL(38,4)), d.price,
+    CAST(round(CAST(i.quantity AS DECIMAL(38,4)) * d.price, 2) AS DECIMAL(38,2))
 FROM items i JOIN due_invoices d ON d.invoice_number = i.invoice_number;
 INSERT INTO invoices
 SELECT d.invoice_number, d.yr, d.seq, d.tenant_id, d.period_start, d.period_end, d.currency,

@@ -12,7 +12,8 @@ FROM dirty d
 JOIN cfg_pools pl ON pl.tenant_id = d.tenant_id
 JOIN closing_pools cp ON cp.tenant_id = d.tenant_id AND cp.pool = pl.pool
 UNION ALL
-SELECT 'member', d.tenant_no, m.member_no, cu.funded_e4
+-- past any cap: clamped into the waterfall's 64 bits (the cap is used up either way)
+SELECT 'member', d.tenant_no, m.member_no, CAST(least(cu.funded_e4, 4000000000000000000) AS BIGINT)
 FROM dirty d
 JOIN cfg_members m ON m.tenant_id = d.tenant_id
 JOIN closing_users cu ON cu.tenant_id = d.tenant_id AND cu.user_id = m.user_id;

@@ -23,6 +23,8 @@ SELECT line_id, obj_no, rank_key, line_no, tenant_id, event_id, digest, occurred
     domain_name, user_id, event_type, event_value, event_unit, preview, attributes, username,
     first_name, last_name
 FROM batch_lines WHERE is_first;
+INSERT INTO dup_lines
+SELECT line_id, tenant_id, event_id, digest, key, line_no FROM ranked WHERE src = 'new' AND NOT is_first;
 INSERT INTO changed_lines SELECT line_id FROM batch_lines;
 INSERT INTO qlog
 SELECT line_id, obj_no, line_no, tenant_id, event_id, reason, field, parse_detail, $1, NULL
@@ -32,7 +34,7 @@ SELECT NULL, obj_no, NULL, NULL, NULL, reason, NULL, detail, $1, NULL
 FROM stage_objects WHERE status = 'unreadable';
 INSERT INTO objects
 SELECT s.obj_no, s.key, s.etag, s.size, s.sha256, s.format, s.status, s.reason, s.detail,
-    coalesce((SELECT count(*) FROM stage_lines l WHERE l.obj_no = s.obj_no), 0), $1
+    s.lines, $1
 FROM stage_objects s;
 DELETE FROM stage_lines;
 DELETE FROM stage_objects;

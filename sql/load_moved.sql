@@ -21,7 +21,7 @@ WHERE r.src = 'dup' AND r.is_first;
 -- The duplicates of every touched identity, rebuilt.
 DELETE FROM dup_lines WHERE line_id IN (SELECT line_id FROM ranked WHERE src = 'dup');
 INSERT INTO dup_lines
-SELECT line_id, tenant_id, event_id, digest, key, line_no FROM ranked WHERE NOT is_first AND src <> 'frozen';
+SELECT line_id, tenant_id, event_id, digest, key, line_no FROM ranked WHERE NOT is_first AND src IN ('pending', 'dup');
 -- Earlier lines whose status changes.
 CREATE OR REPLACE TEMP TABLE moved AS
 SELECT r.line_id, r.tenant_id, r.event_id,

@@ -1,6 +1,7 @@
 -- load_prepare.sql: the per-run staging tables of loading (pipeline/load).
 -- Inputs: none. Outputs (temp): stage_lines (parsed lines of a batch, as pipeline/parse's
 -- Arrow schema: the columns of lines before status), stage_objects (the batch's objects),
+-- stage_users (the rows of the batch's user directories),
 -- changed_lines (line ids whose row or status changed in this run: the analysts' snapshot
 -- applies them) and removed_lines (lines of replaced objects that this run deleted).
 CREATE OR REPLACE TEMP TABLE stage_lines AS
@@ -17,6 +18,7 @@ CREATE OR REPLACE TEMP TABLE stage_objects (
     detail  VARCHAR,
     lines   BIGINT
 );
+CREATE OR REPLACE TEMP TABLE stage_users AS SELECT * FROM user_directory LIMIT 0;
 CREATE OR REPLACE TEMP TABLE changed_lines (line_id BIGINT);
 CREATE OR REPLACE TEMP TABLE removed_lines (line_id BIGINT);
 CREATE OR REPLACE TEMP TABLE gone_firsts (line_id BIGINT, tenant_id VARCHAR, event_id VARCHAR, accepted BOOLEAN);

@@ -67,9 +67,9 @@ WITH th AS (
                ELSE ev.rated_e4 > 0 AND ev.charged = 1 END
 )
 SELECT c.tenant_id, c.period_start, c.period_end, c.threshold, c.occurred_at, c.event_id,
-    c.credits_plan, c.bank_at_start, c.deposits_in_period, c.credits_limit, e4(c.used_e4),
-    greatest(c.credits_limit - e4(c.used_e4), 0),
-    CASE WHEN c.limit_e4 > 0 THEN e4((CAST(c.used_e4 AS HUGEINT) * 20000 + c.limit_e4) // (2 * c.limit_e4)) END,
+    c.credits_plan, c.bank_at_start, c.deposits_in_period, c.credits_limit, e4sum(c.used_e4),
+    greatest(c.credits_limit - e4sum(c.used_e4), 0),
+    CASE WHEN c.limit_e4 > 0 THEN e4sum((CAST(c.used_e4 AS HUGEINT) * 20000 + c.limit_e4) // (2 * c.limit_e4)) END,
     t.tenant_name, t.policy, CASE WHEN t.policy = 'bill' THEN t.price END, t.currency,
     c.emails, $1, 'pending', 0
 FROM crossed c

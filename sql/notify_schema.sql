@@ -15,9 +15,9 @@ CREATE TABLE IF NOT EXISTS notifications (
     bank_at_start      DECIMAL(18,4) NOT NULL, -- bank balance at the period start
     deposits_in_period DECIMAL(18,4) NOT NULL, -- deposits dated inside the period
     credits_limit      DECIMAL(18,4) NOT NULL, -- the three above: the denominator
-    credits_used       DECIMAL(18,4) NOT NULL, -- plan + bank + exceeding up to and with the event
-    credits_left       DECIMAL(18,4) NOT NULL, -- max(limit - used, 0)
-    utilization        DECIMAL(18,4),          -- used / limit, 4 places half-up; NULL when limit is 0
+    credits_used       DECIMAL(38,4) NOT NULL, -- plan + bank + exceeding up to and with the event
+    credits_left       DECIMAL(38,4) NOT NULL, -- max(limit - used, 0)
+    utilization        DECIMAL(38,4),          -- used / limit, 4 places half-up; NULL when limit is 0
     tenant_name        VARCHAR NOT NULL,
     policy             VARCHAR NOT NULL,       -- bill | block
     price_per_credit   DECIMAL(18,6),          -- bill only

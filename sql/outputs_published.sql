@@ -1,4 +1,5 @@
--- outputs_published.sql: an output is in the store.
--- Inputs: $1 key, $2 run_seq (the rendering run: a newer render is not marked). Output:
--- outputs updated.
-UPDATE outputs SET published = true WHERE key = $1 AND run_seq = $2;
+-- outputs_published.sql: outputs now in the store.
+-- Inputs: outputs_new (key, run_seq: the rendering run; a newer render is not marked).
+-- Output: outputs updated.
+UPDATE outputs SET published = true
+FROM outputs_new n WHERE outputs.key = n.key AND outputs.run_seq = n.run_seq;

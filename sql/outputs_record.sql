@@ -1,3 +1,7 @@
--- outputs_record.sql: record an output this run rendered and has yet to publish.
--- Inputs: $1 key, $2 sha256, $3 bytes, $4 run_seq, $5 final. Output: outputs upserted.
-INSERT OR REPLACE INTO outputs VALUES ($1, $2, $3, $4, false, $5);
+-- outputs_record.sql: record the outputs a run rendered and has yet to publish, and the
+-- outputs whose published bytes became final (bytes -1 in outputs_new: only the flag).
+-- Inputs: outputs_new (outputs_stage.sql). Output: outputs upserted.
+UPDATE outputs SET final = true
+WHERE key IN (SELECT key FROM outputs_new WHERE bytes = -1);
+INSERT OR REPLACE INTO outputs
+SELECT key, sha256, bytes, run_seq, false, final FROM outputs_new WHERE bytes >= 0;

@@ -73,7 +73,8 @@ WITH c AS (
              WHEN preview THEN NULL
              WHEN kind = 'per_event_if_ratio' AND (ratio_base IS NULL OR ratio_base <= 0) THEN 'missing_attribute'
              WHEN kind = 'per_token' AND (in_tok IS NULL OR out_tok IS NULL) THEN 'missing_attribute'
-             WHEN credits_e4 IS NULL OR blocks_e4 IS NULL THEN 'malformed'
+             -- one event below 10^14 credits: beyond it no quantity is real, and sums stay exact
+             WHEN credits_e4 IS NULL OR blocks_e4 IS NULL OR credits_e4 >= 1000000000000000000 THEN 'malformed'
         END AS reason0,
         CASE WHEN tenant_no IS NULL THEN 'tenant_id'
              WHEN occurred_at < service_from OR occurred_at >= service_until THEN 'occurred_at'
@@ -83,7 +84,8 @@ WITH c AS (
              WHEN kind = 'per_event_if_ratio' AND (ratio_base IS NULL OR ratio_base <= 0) THEN 'attributes.' || ratio_attribute
              WHEN kind = 'per_token' AND in_tok IS NULL THEN 'attributes.input_tokens'
              WHEN kind = 'per_token' AND out_tok IS NULL THEN 'attributes.output_tokens'
-             WHEN credits_e4 IS NULL OR blocks_e4 IS NULL THEN 'event_value'
+             WHEN kind = 'per_token' AND (credits_e4 IS NULL OR credits_e4 >= 1000000000000000000) THEN 'attributes.input_tokens'
+             WHEN credits_e4 IS NULL OR blocks_e4 IS NULL OR credits_e4 >= 1000000000000000000 THEN 'event_value'
         END AS field0
     FROM c2
 ), nat AS (

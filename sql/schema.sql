@@ -137,21 +137,22 @@ CREATE TABLE IF NOT EXISTS frozen_events (
 
 -- One row per tenant and reported period: final rows never change; open rows are
 -- rewritten by the runs that recompute their tenant. ledger/period_usage.csv is this table.
+-- Sums are 38-digit decimals: one event is below 10^14 credits, a period's sum need not be.
 CREATE TABLE IF NOT EXISTS periods (
     tenant_id            VARCHAR NOT NULL,
     period_idx           INTEGER NOT NULL,
     period_start         DATE NOT NULL,
     period_end           DATE NOT NULL,
     status               VARCHAR NOT NULL,   -- open | final
-    credits_plan         DECIMAL(18,4) NOT NULL,
-    plan_used            DECIMAL(18,4) NOT NULL,
-    bank_used            DECIMAL(18,4) NOT NULL,
-    bank_remaining       DECIMAL(18,4) NOT NULL,
-    exceeding_credits    DECIMAL(18,4) NOT NULL,
-    blocked_credits      DECIMAL(18,4) NOT NULL,
-    allowance_units_used DECIMAL(18,4) NOT NULL,
+    credits_plan         DECIMAL(38,4) NOT NULL,
+    plan_used            DECIMAL(38,4) NOT NULL,
+    bank_used            DECIMAL(38,4) NOT NULL,
+    bank_remaining       DECIMAL(38,4) NOT NULL,
+    exceeding_credits    DECIMAL(38,4) NOT NULL,
+    blocked_credits      DECIMAL(38,4) NOT NULL,
+    allowance_units_used DECIMAL(38,4) NOT NULL,
     events               BIGINT NOT NULL,
-    rated_credits        DECIMAL(18,4) NOT NULL,
+    rated_credits        DECIMAL(38,4) NOT NULL,
     computed_run         INTEGER NOT NULL,
     finalized_run        INTEGER
 );
@@ -173,7 +174,7 @@ CREATE TABLE IF NOT EXISTS closing_pools (
 CREATE TABLE IF NOT EXISTS closing_users (
     tenant_id VARCHAR NOT NULL,
     user_id   VARCHAR NOT NULL,
-    funded_e4 BIGINT NOT NULL,
+    funded_e4 HUGEINT NOT NULL,   -- exceeding has no bound: a sum of many events
     PRIMARY KEY (tenant_id, user_id)
 );
 
@@ -226,9 +227,9 @@ CREATE TABLE IF NOT EXISTS invoices (
     period_start       DATE NOT NULL,
     period_end         DATE NOT NULL,
     currency           VARCHAR NOT NULL,
-    exceeding_credits  DECIMAL(18,4) NOT NULL,
+    exceeding_credits  DECIMAL(38,4) NOT NULL,
     price_per_credit   DECIMAL(18,6) NOT NULL,
-    amount             DECIMAL(18,2) NOT NULL,   -- the invoice total: the sum of its rounded lines
+    amount             DECIMAL(38,2) NOT NULL,   -- the invoice total: the sum of its rounded lines
     issued_on          DATE NOT NULL,            -- the date (UTC) of the issuing run
     issued_run         INTEGER NOT NULL
 );
@@ -240,9 +241,9 @@ CREATE TABLE IF NOT EXISTS invoice_lines (
     description        VARCHAR NOT NULL,
     line_period_start  DATE NOT NULL,
     line_period_end    DATE NOT NULL,     -- exclusive
-    quantity           DECIMAL(18,4) NOT NULL,
+    quantity           DECIMAL(38,4) NOT NULL,
     unit_price         DECIMAL(18,6) NOT NULL,
-    amount             DECIMAL(18,2) NOT NULL
+    amount             DECIMAL(38,2) NOT NULL
 );
 
 -- Documents rendered once (an invoice's XLSX and CSV, BILLING.md section 7): stored here

@@ -1,22 +1,36 @@
--- snapshot_build.sql: build the analysts' snapshot database (analytics/warehouse.duckdb).
--- Runs on a new, empty DuckDB file of its own, never on the warehouse.
--- Inputs: the Parquet files of snapshot_export.sql under {{stage}}.
--- Outputs: tables data.events, data.rated_events, data.period_usage, data.invoices,
--- data.quarantine and the documented views events, rated_events, period_usage, invoices,
--- quarantine over them. No personal data: users appear by user_id only.
+-- snapshot_build.sql: build the analysts' snapshot database from scratch (the first run, a
+-- new layout, or a snapshot that missed a run: pipeline/snapshot). Runs on a new, empty
+-- DuckDB file of its own, never on the warehouse; later runs apply their deltas to it
+-- (snapshot_apply.sql).
+-- Inputs: the Parquet files of snapshot_stage.sql (scope: everything) under {{stage}};
+-- $1 the layout version of the snapshot, $2 and $3 the number and name of the run it is
+-- current with.
+-- Outputs: tables data.events (settled lines: outside the open working set) and
+-- data.events_open (lines of the working set), data.rated_events (events of final periods)
+-- and data.rated_events_open (accepted events of open periods), data.period_usage,
+-- data.invoices, data.quarantine: the documented columns, then their keys line_id and
+-- obj_no. The documented views events, rated_events, period_usage, invoices, quarantine
+-- over them (without the keys); meta.snapshot (layout, run_seq, run_id, data_run).
+-- No personal data: users appear by user_id only.
 -- The connection has one thread: rows keep the staged files' order.
 CREATE SCHEMA data;
 
-CREATE TABLE data.events AS SELECT * FROM read_parquet('{{stage}}/events.parquet');
-CREATE TABLE data.rated_events AS SELECT * FROM read_parquet('{{stage}}/rated_events.parquet');
+CREATE TABLE data.events AS SELECT * FROM read_parquet('{{stage}}/events_settled.parquet');
+CREATE TABLE data.events_open AS SELECT * FROM read_parquet('{{stage}}/events_open.parquet');
+CREATE TABLE data.rated_events AS SELECT * FROM read_parquet('{{stage}}/rated_final.parquet');
+CREATE TABLE data.rated_events_open AS SELECT * FROM read_parquet('{{stage}}/rated_open.parquet');
 CREATE TABLE data.period_usage AS SELECT * FROM read_parquet('{{stage}}/period_usage.parquet');
 CREATE TABLE data.invoices AS SELECT * FROM read_parquet('{{stage}}/invoices.parquet');
 CREATE TABLE data.quarantine AS SELECT * FROM read_parquet('{{stage}}/quarantine.parquet');
 
-CREATE VIEW events AS SELECT * FROM data.events;
+CREATE VIEW events AS
+SELECT * EXCLUDE (line_id) FROM data.events
+UNION ALL SELECT * EXCLUDE (line_id) FROM data.events_open;
 COMMENT ON VIEW events IS 'Every stored event line (all runs), parsed, without personal data or raw text. status: accepted (billed), quarantined (see reason, field), duplicate (an exact repeat of an earlier line), unbillable (accepted but in no billing period). One row per line, by object_key and line_no.';
 
-CREATE VIEW rated_events AS SELECT * FROM data.rated_events;
+CREATE VIEW rated_events AS
+SELECT * EXCLUDE (line_id) FROM data.rated_events
+UNION ALL SELECT * EXCLUDE (line_id) FROM data.rated_events_open;
 COMMENT ON VIEW rated_events IS 'One row per accepted event: credits rated and their split across buckets (allowance units, plan, bank, exceeding, blocked), the billed period (tenant-local dates, end exclusive), rate-card version, reason, and the late flag. As ledger/rated_events.parquet, plus event_type.';
 
 CREATE VIEW period_usage AS SELECT * FROM data.period_usage;
@@ -25,5 +39,15 @@ COMMENT ON VIEW period_usage IS 'One row per tenant and billing period, as ledge
 CREATE VIEW invoices AS SELECT * FROM data.invoices;
 COMMENT ON VIEW invoices IS 'Every issued invoice (invoices/register.csv), with year and gap-free sequence, issue date.';
 
-CREATE VIEW quarantine AS SELECT * FROM data.quarantine;
+CREATE VIEW quarantine AS SELECT * EXCLUDE (line_id, obj_no) FROM data.quarantine;
 COMMENT ON VIEW quarantine IS 'Every quarantined line: object key, line number, reason and field, and the parsed identifiers when they could be read. The raw text stays in quarantine/{run_id}.jsonl.';
+
+CREATE SCHEMA meta;
+CREATE TABLE meta.snapshot (
+    layout   INTEGER NOT NULL,   -- the snapshot's layout version: another one is rebuilt
+    run_seq  INTEGER NOT NULL,   -- the run whose results it holds
+    run_id   VARCHAR NOT NULL,   -- and its name
+    data_run INTEGER NOT NULL    -- the last run that changed its rows
+);
+COMMENT ON TABLE meta.snapshot IS 'Bookkeeping of the incremental snapshot: the warehouse run it is current with (run_seq, run_id) and the last run that changed its data (data_run).';
+INSERT INTO meta.snapshot VALUES ($1, $2, $3, $2);

@@ -1,8 +1,9 @@
-// Package load puts source objects into the warehouse: each object is streamed (pull),
-// parsed in Go (pipeline/parse) into Arrow record batches on several cores, staged, and then
-// committed with its place in the identity index (sql/load_*.sql). A line is read and parsed
-// once, when its object is loaded; a batch of objects commits together with its manifest
-// rows, or not at all.
+// Package load puts source objects into the warehouse. Each object is streamed (pull) and
+// parsed in Go (pipeline/parse) into Arrow record batches on several cores at once; each
+// worker writes its object's batches to a Parquet file in the staging directory. A batch of
+// objects then commits in one transaction: DuckDB reads the staged files with its parallel
+// reader and finds every line its place in the identity index (sql/load_*.sql). A line is
+// read and parsed once, when its object is loaded.
 package load
 
 import (
@@ -39,18 +40,19 @@ type Config struct {
 	MaxObjectBytes int64
 	// Workers parse objects at once (0: the number of CPUs).
 	Workers int
-	// StageDir holds Parquet and user-directory objects while DuckDB reads them.
+	// StageDir holds the parsed objects (Parquet) until their batch commits.
 	StageDir string
 }
 
 // Loader loads batches of objects on one warehouse connection.
 type Loader struct {
-	cfg Config
-	mem memory.Allocator
+	cfg     Config
+	mem     memory.Allocator
+	scratch *scratch
 }
 
 // batchLines is the number of lines per Arrow record batch.
-const batchLines = 16384
+const batchLines = 32768
 
 // New returns a Loader and creates the run's staging tables.
 func New(ctx context.Context, cfg Config) (*Loader, error) {
@@ -69,8 +71,11 @@ func New(ctx context.Context, cfg Config) (*Loader, error) {
 	if err := warehouse.Exec(ctx, cfg.Conn, "load_prepare.sql"); err != nil {
 		return nil, err
 	}
-	return &Loader{cfg: cfg, mem: memory.NewGoAllocator()}, nil
+	return &Loader{cfg: cfg, mem: memory.NewGoAllocator(), scratch: &scratch{}}, nil
 }
+
+// Close releases the loader's scratch database.
+func (l *Loader) Close() error { return l.scratch.close() }
 
 // Known returns the objects read before (display key -> ETag of its current version) and
 // the next object number.
@@ -97,7 +102,7 @@ func Known(ctx context.Context, conn *sql.Conn) (map[string]string, int32, error
 // Result counts what a batch loaded.
 type Result struct {
 	Objects    int   // objects recorded (read, unreadable or skipped)
-	Lines      int64 // event lines staged
+	Lines      int64 // event lines loaded
 	Unreadable int   // objects quarantined as unreadable_object
 	Bytes      int64 // plain bytes read
 }
@@ -110,17 +115,9 @@ type object struct {
 	detail string
 	sha    string
 	lines  int64
-	staged string // Parquet and users: the staged file
-}
-
-// message is what a parsing worker hands the loader: a record batch of an object, or the
-// end of an object.
-type message struct {
-	obj  int
-	rec  arrow.RecordBatch
-	done bool
-	err  error
-	st   parse.Stats
+	bytes  int64
+	file   string      // the staged Parquet file of its lines ("" when none)
+	users  [][4]string // a user directory's rows
 }
 
 // Batch loads the objects, numbered from firstNo in order, in one transaction. progress,
@@ -138,154 +135,163 @@ func (l *Loader) Batch(ctx context.Context, store objstore.Store, todo []pull.To
 			objs[i].status = "skipped"
 		}
 	}
-	err := warehouse.InTx(ctx, l.cfg.Conn, func() error {
-		var err error
-		res, err = l.batch(ctx, store, objs, progress)
-		return err
-	})
+	defer func() {
+		for _, o := range objs {
+			if o.file != "" {
+				_ = os.Remove(o.file)
+			}
+		}
+	}()
+	if err := l.readAll(ctx, store, objs, progress); err != nil {
+		return res, fmt.Errorf("load batch: %w", err)
+	}
+	for _, o := range objs {
+		res.Lines += o.lines
+		res.Bytes += o.bytes
+		if o.status == "unreadable" {
+			res.Unreadable++
+		}
+	}
+	res.Objects = len(objs)
+	err := warehouse.InTx(ctx, l.cfg.Conn, func() error { return l.commit(ctx, objs) })
 	if err != nil {
 		return Result{}, fmt.Errorf("load batch: %w", err)
 	}
 	return res, nil
 }
 
-func (l *Loader) batch(ctx context.Context, store objstore.Store, objs []*object, progress func(int, int64)) (Result, error) {
-	var res Result
-	// the workers' context: stopping them early must not cancel the commit below
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	msgs := make(chan message, 2*l.cfg.Workers)
-	next := make(chan int)
+// readAll reads and parses the objects on the workers; each ends read (its lines staged)
+// or unreadable. The first failure of the store stops them all.
+func (l *Loader) readAll(ctx context.Context, store objstore.Store, objs []*object, progress func(int, int64)) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan *object)
+	var mu sync.Mutex
+	var done int
+	var lines int64
 	var wg sync.WaitGroup
 	for range l.cfg.Workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range next {
-				l.read(wctx, store, i, objs[i], msgs)
+			for o := range next {
+				if err := l.read(ctx, store, o); err != nil {
+					cancel(err)
+					return
+				}
+				mu.Lock()
+				done++
+				lines += o.lines
+				if progress != nil {
+					progress(done, lines)
+				}
+				mu.Unlock()
 			}
 		}()
 	}
 	go func() {
 		defer close(next)
-		for i, o := range objs {
+		for _, o := range objs {
 			if o.status == "skipped" {
 				continue
 			}
 			select {
-			case next <- i:
-			case <-wctx.Done():
+			case next <- o:
+			case <-ctx.Done():
 				return
 			}
 		}
 	}()
-	go func() {
-		wg.Wait()
-		close(msgs)
-	}()
-	// drain keeps the workers from blocking when the loader stops early
-	drain := func() {
-		cancel()
-		for m := range msgs {
-			if m.rec != nil {
-				m.rec.Release()
-			}
-		}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && ctx.Err() != nil {
+		return err
 	}
-	pending := 0
-	for _, o := range objs {
-		if o.status != "skipped" {
-			pending++
-		}
-	}
-	done := len(objs) - pending
-	for pending > 0 {
-		m, ok := <-msgs
-		if !ok {
-			break
-		}
-		o := objs[m.obj]
-		if m.rec != nil {
-			err := warehouse.ExecArrow(ctx, l.cfg.Conn, l.cfg.StageDir, "load_stage_insert.sql", "arrow_batch", parse.Schema, m.rec)
-			m.rec.Release()
-			if err != nil {
-				drain()
-				return res, err
-			}
-			continue
-		}
-		if !m.done {
-			continue
-		}
-		pending--
-		done++
-		if err := l.finish(ctx, o, m); err != nil {
-			drain()
-			return res, err
-		}
-		res.Lines += o.lines
-		res.Bytes += m.st.Bytes
-		if progress != nil {
-			progress(done, res.Lines)
-		}
-	}
-	drain()
-	if err := ctx.Err(); err != nil && pending > 0 {
-		return res, err
-	}
-	for _, o := range objs {
-		if o.status == "unreadable" {
-			res.Unreadable++
-		}
-	}
-	res.Objects = len(objs)
-	if err := l.commit(ctx, objs); err != nil {
-		return res, err
-	}
-	return res, nil
+	return nil
 }
 
-// read streams one object and parses it, handing record batches to the loader. Parquet
-// and user directories are staged to a file for DuckDB instead.
-func (l *Loader) read(ctx context.Context, store objstore.Store, i int, o *object, msgs chan<- message) {
-	send := func(m message) bool {
-		select {
-		case msgs <- m:
-			return true
-		case <-ctx.Done():
-			if m.rec != nil {
-				m.rec.Release()
-			}
-			return false
+// read streams one object, parses it and stages its lines. Content that cannot be read
+// makes the object unreadable (nil error); a failure of the store is returned.
+func (l *Loader) read(ctx context.Context, store objstore.Store, o *object) error {
+	err := l.parse(ctx, store, o)
+	var se *pull.SourceError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &se), ctx.Err() != nil:
+		return err
+	case errors.Is(err, pull.ErrUnreadable), errors.Is(err, errUnreadable):
+		l.cfg.Log.Warn("object quarantined as unreadable", "key", o.Display, "err", err)
+		if o.file != "" {
+			_ = os.Remove(o.file)
 		}
+		o.status, o.detail, o.lines, o.file, o.users = "unreadable", err.Error(), 0, "", nil
+		return nil
+	default:
+		return fmt.Errorf("load object %s: %w", o.Display, err)
 	}
+}
+
+// errUnreadable marks a Parquet or user-directory object that cannot be read.
+var errUnreadable = errors.New("unreadable object")
+
+// parse reads an object into a staged Parquet file of parsed lines (or, for a user
+// directory, its rows).
+func (l *Loader) parse(ctx context.Context, store objstore.Store, o *object) error {
 	s, err := pull.Open(ctx, store, o.Todo, l.cfg.MaxObjectBytes)
 	if err != nil {
-		send(message{obj: i, done: true, err: err})
-		return
+		return err
 	}
 	defer s.Close()
 	src := parse.Source{ObjNo: o.no, LineIDBase: int64(o.no) << 32}
-	flush := func(rec arrow.RecordBatch) error { // the record is ours: the loader releases it
-		if !send(message{obj: i, rec: rec}) {
-			return ctx.Err()
+	// batches go to the object's staged file as they come: memory holds one at a time
+	var pw *warehouse.ParquetWriter
+	defer func() {
+		if pw != nil {
+			_ = pw.Close()
 		}
-		return nil
+	}()
+	keep := func(rec arrow.RecordBatch) error { // the record is ours (parse's contract)
+		defer rec.Release()
+		if pw == nil {
+			o.file = filepath.Join(l.cfg.StageDir, "lines-"+strconv.Itoa(int(o.no))+".parquet")
+			var err error
+			if pw, err = warehouse.NewParquetWriter(o.file, parse.Schema); err != nil {
+				return err
+			}
+		}
+		return pw.Write(rec)
 	}
 	var st parse.Stats
 	switch o.Format {
 	case pull.FormatJSON:
-		st, err = parse.JSONLines(ctx, s, src, l.cfg.Limits, l.mem, batchLines, flush)
+		st, err = parse.JSONLines(ctx, s, src, l.cfg.Limits, l.mem, batchLines, keep)
 	case pull.FormatCSV:
-		st, err = parse.CSV(ctx, s, src, l.cfg.Limits, l.mem, batchLines, flush)
+		st, err = parse.CSV(ctx, s, src, l.cfg.Limits, l.mem, batchLines, keep)
 	case pull.FormatParquet, pull.FormatUsers:
-		o.staged, err = stageFile(l.cfg.StageDir, o.no, s)
+		var path string
+		path, err = stageFile(l.cfg.StageDir, o.no, s)
+		if err == nil {
+			defer os.Remove(path)
+			if o.Format == pull.FormatParquet {
+				st, err = l.scratch.parquet(ctx, path, src, l.cfg.Limits, l.mem, o.Display, keep)
+			} else {
+				o.users, err = l.scratch.users(ctx, path, o.Display)
+			}
+		}
 		st.Bytes = s.Size()
 	}
-	if err == nil {
-		o.sha, err = s.Finish()
+	if err != nil {
+		return err
 	}
-	send(message{obj: i, done: true, err: err, st: st})
+	if o.sha, err = s.Finish(); err != nil {
+		return err
+	}
+	o.lines, o.bytes = st.Lines, st.Bytes
+	if pw != nil {
+		err, pw = pw.Close(), nil
+		return err
+	}
+	return nil
 }
 
 // stageFile copies a stream into the staging directory.
@@ -306,50 +312,11 @@ func stageFile(dir string, no int32, r io.Reader) (path string, err error) {
 	return path, nil
 }
 
-// finish records the end of an object: its staged lines stay, or go when it turned out
-// unreadable half way. A failure of the store fails the batch.
-func (l *Loader) finish(ctx context.Context, o *object, m message) error {
-	if m.err == nil && o.staged != "" {
-		defer os.Remove(o.staged)
-		switch o.Format {
-		case pull.FormatParquet:
-			m.st, m.err = l.parquet(ctx, o)
-		case pull.FormatUsers:
-			m.err = l.users(ctx, o)
-		}
-	}
-	var se *pull.SourceError
-	switch {
-	case m.err == nil:
-		o.lines = m.st.Lines
-		return nil
-	case errors.As(m.err, &se):
-		return m.err
-	case errors.Is(m.err, pull.ErrUnreadable), errors.Is(m.err, errUnreadable):
-		l.cfg.Log.Warn("object quarantined as unreadable", "key", o.Display, "err", m.err)
-		o.status, o.detail, o.lines = "unreadable", m.err.Error(), 0
-		return warehouse.Exec(ctx, l.cfg.Conn, "load_stage_drop.sql", o.no)
-	default:
-		return fmt.Errorf("load object %s: %w", o.Display, m.err)
-	}
-}
-
-// errUnreadable marks a Parquet or user-directory object DuckDB could not read.
-var errUnreadable = errors.New("unreadable object")
-
-// users reads a user directory object (users/*.csv).
-func (l *Loader) users(ctx context.Context, o *object) error {
-	err := warehouse.Exec(ctx, l.cfg.Conn, "load_users.sql", o.staged, o.Display, o.no)
-	if err != nil && ctx.Err() == nil {
-		return fmt.Errorf("%w: user directory %s: %v", errUnreadable, o.Display, err)
-	}
-	return err
-}
-
-// commit records the batch's objects and finds each staged line its place in its identity.
+// commit records the batch's objects and lines and finds each line its place in its
+// identity; it runs inside the batch's transaction.
 func (l *Loader) commit(ctx context.Context, objs []*object) error {
-	replaces := false
-	err := warehouse.Append(ctx, l.cfg.Conn, "stage_objects", func(add func(...driver.Value) error) error {
+	conn := l.cfg.Conn
+	err := warehouse.Append(ctx, conn, "stage_objects", func(add func(...driver.Value) error) error {
 		for _, o := range objs {
 			var sha, reason, detail any
 			if o.sha != "" {
@@ -358,8 +325,7 @@ func (l *Loader) commit(ctx context.Context, objs []*object) error {
 			if o.status == "unreadable" {
 				reason, detail = "unreadable_object", o.detail
 			}
-			format := o.Format
-			if err := add(o.no, o.Display, o.ETag, o.Size, sha, format, o.status, reason, detail, o.lines); err != nil {
+			if err := add(o.no, o.Display, o.ETag, o.Size, sha, o.Format, o.status, reason, detail, o.lines); err != nil {
 				return err
 			}
 		}
@@ -368,27 +334,71 @@ func (l *Loader) commit(ctx context.Context, objs []*object) error {
 	if err != nil {
 		return err
 	}
-	var n int64
-	if err := warehouse.QueryRow(ctx, l.cfg.Conn, "load_replaces.sql", &n); err != nil {
+	var files []string
+	for _, o := range objs {
+		if o.file != "" {
+			files = append(files, o.file)
+		}
+	}
+	if len(files) > 0 {
+		if err := warehouse.ExecParquetView(ctx, conn, "load_stage_insert.sql", "arrow_batch", files...); err != nil {
+			return err
+		}
+	}
+	if err := l.commitUsers(ctx, objs); err != nil {
 		return err
 	}
-	replaces = n > 0
+	var n int64
+	if err := warehouse.QueryRow(ctx, conn, "load_replaces.sql", &n); err != nil {
+		return err
+	}
 	steps := []string{"load_rank.sql"}
-	if replaces {
+	if n > 0 {
 		steps = []string{"load_replace.sql", "load_rank.sql"}
 	}
 	for _, s := range steps {
-		if err := warehouse.Exec(ctx, l.cfg.Conn, s); err != nil {
+		if err := warehouse.Exec(ctx, conn, s); err != nil {
 			return err
 		}
 	}
-	if err := warehouse.QueryRow(ctx, l.cfg.Conn, "load_earlier.sql", &n); err != nil {
+	if err := warehouse.QueryRow(ctx, conn, "load_earlier.sql", &n); err != nil {
 		return err
 	}
 	if n > 0 {
-		if err := warehouse.Exec(ctx, l.cfg.Conn, "load_moved.sql", l.cfg.RunSeq); err != nil {
+		if err := warehouse.Exec(ctx, conn, "load_moved.sql", l.cfg.RunSeq); err != nil {
 			return err
 		}
 	}
-	return warehouse.Exec(ctx, l.cfg.Conn, "load_commit.sql", l.cfg.RunSeq)
+	return warehouse.Exec(ctx, conn, "load_commit.sql", l.cfg.RunSeq)
+}
+
+// commitUsers records the rows of the batch's user directories.
+func (l *Loader) commitUsers(ctx context.Context, objs []*object) error {
+	rows := 0
+	for _, o := range objs {
+		rows += len(o.users)
+	}
+	if rows == 0 {
+		return nil
+	}
+	err := warehouse.Append(ctx, l.cfg.Conn, "stage_users", func(add func(...driver.Value) error) error {
+		for _, o := range objs {
+			for _, u := range o.users {
+				var v [3]any
+				for i, s := range u[1:] {
+					if s != "" {
+						v[i] = s
+					}
+				}
+				if err := add(o.no, o.Display, u[0], v[0], v[1], v[2]); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return warehouse.Exec(ctx, l.cfg.Conn, "load_users.sql")
 }

@@ -167,6 +167,44 @@ func (l *Local) Put(_ context.Context, key string, body io.ReadSeeker, _ int64, 
 	return nil
 }
 
+// PutFile moves the file at path into place as key (a rename when both are on one file
+// system, else a copy through Put); the file is gone from path afterwards. Publishing a
+// run's outbox into a local output moves every file once instead of copying it.
+func (l *Local) PutFile(ctx context.Context, key, path string) error {
+	dst, err := l.path(key)
+	if err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	mode := fs.FileMode(0o644)
+	if Restricted(key) {
+		mode = 0o600
+		if err := l.restrictedDir(filepath.Dir(dst)); err != nil {
+			return fmt.Errorf("put %s: %w", key, err)
+		}
+	} else if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	if err := os.Rename(path, dst); err == nil {
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	if err := l.Put(ctx, key, f, st.Size(), ContentType(key)); err != nil {
+		return err
+	}
+	return os.Remove(path)
+}
+
 // restrictedDir makes dir, under the store's restricted/ directory, with the directories it
 // creates there 0700, and closes restricted/ itself if an earlier version left it open
 // (files it does not rewrite keep their mode, but nobody else can reach them).

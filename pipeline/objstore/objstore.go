@@ -88,6 +88,12 @@ type Info struct {
 	SHA256 string
 }
 
+// FilePutter is implemented by stores that can take a local file as an object cheaper than
+// by reading it (a local directory renames it into place); the file is consumed.
+type FilePutter interface {
+	PutFile(ctx context.Context, key, path string) error
+}
+
 // Statter is implemented by stores that can describe an object without reading it.
 type Statter interface {
 	// Stat returns the object's Info; a missing key is ErrNotFound.

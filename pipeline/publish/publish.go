@@ -17,6 +17,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/csv"
 	"encoding/hex"
 	"errors"
@@ -147,6 +148,12 @@ func (o *Outbox) Collect(ctx context.Context, conn *sql.Conn) ([]File, error) {
 		return nil, err
 	}
 	var out []File
+	type rec struct {
+		File
+		final bool
+	}
+	var recs []rec
+	var nowFinal []string
 	err = filepath.WalkDir(o.Dir(), func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -166,24 +173,42 @@ func (o *Outbox) Collect(ctx context.Context, conn *sql.Conn) ([]File, error) {
 		}
 		if known && prev.SHA256 == sum && prev.Bytes == n {
 			if !prev.final && o.final[key] {
-				// the same bytes, now final: record that it may not change any more
-				if err := warehouse.Exec(ctx, conn, "outputs_final.sql", key); err != nil {
-					return err
-				}
+				nowFinal = append(nowFinal, key) // the same bytes, now final: they may not change any more
 			}
 			return os.Remove(p) // unchanged: nothing to publish
 		}
 		if known && prev.final {
 			return fmt.Errorf("%w: %s", ErrFinalChanged, key)
 		}
-		if err := warehouse.Exec(ctx, conn, "outputs_record.sql", key, sum, n, o.runSeq, o.final[key]); err != nil {
-			return err
-		}
+		recs = append(recs, rec{File{Key: key, SHA256: sum, Bytes: n}, o.final[key]})
 		out = append(out, File{Key: key, SHA256: sum, Bytes: n})
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("collect outputs: %w", err)
+	}
+	// one statement for the lot: the index holds tens of thousands of outputs
+	if err := warehouse.Exec(ctx, conn, "outputs_stage.sql"); err != nil {
+		return nil, err
+	}
+	err = warehouse.Append(ctx, conn, "outputs_new", func(add func(...driver.Value) error) error {
+		for _, r := range recs {
+			if err := add(r.Key, r.SHA256, r.Bytes, int32(o.runSeq), false, r.final); err != nil {
+				return err
+			}
+		}
+		for _, k := range nowFinal {
+			if err := add(k, "", int64(-1), int32(0), true, true); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := warehouse.Exec(ctx, conn, "outputs_record.sql"); err != nil {
+		return nil, err
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out, nil
@@ -226,12 +251,39 @@ var ErrOutboxLost = errors.New("an output to publish is missing from the outbox"
 
 // Upload publishes every committed output not yet in the store, oldest run first, and marks
 // each one published. It returns what it published.
-func (p *Publisher) Upload(ctx context.Context) ([]File, error) {
+func (p *Publisher) Upload(ctx context.Context) (done []File, err error) {
 	files, err := Pending(ctx, p.Conn)
 	if err != nil {
 		return nil, err
 	}
-	var done []File
+	var marked []pendingFile
+	mark := func() error {
+		if len(marked) == 0 {
+			return nil
+		}
+		if err := warehouse.Exec(ctx, p.Conn, "outputs_stage.sql"); err != nil {
+			return err
+		}
+		err := warehouse.Append(ctx, p.Conn, "outputs_new", func(add func(...driver.Value) error) error {
+			for _, f := range marked {
+				if err := add(f.Key, f.SHA256, f.Bytes, int32(f.runSeq), true, false); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		marked = marked[:0]
+		return warehouse.Exec(ctx, p.Conn, "outputs_published.sql")
+	}
+	// outputs uploaded but not yet marked are uploaded again by the next run: harmless
+	defer func() {
+		if merr := mark(); merr != nil && err == nil {
+			err = merr
+		}
+	}()
 	for _, f := range files {
 		path := filepath.Join(p.Root, strconv.Itoa(f.runSeq), filepath.FromSlash(f.Key))
 		sum, n, err := fileSum(path)
@@ -247,8 +299,11 @@ func (p *Publisher) Upload(ctx context.Context) ([]File, error) {
 		if err := p.put(ctx, path, f.Key, n); err != nil {
 			return done, err
 		}
-		if err := warehouse.Exec(ctx, p.Conn, "outputs_published.sql", f.Key, f.runSeq); err != nil {
-			return done, err
+		marked = append(marked, f)
+		if len(marked) >= 1000 {
+			if err := mark(); err != nil {
+				return done, err
+			}
 		}
 		_ = os.Remove(path)
 		done = append(done, f.File)
@@ -303,6 +358,9 @@ func (p *Publisher) PutBytes(ctx context.Context, key string, data []byte) error
 }
 
 func (p *Publisher) put(ctx context.Context, path, key string, size int64) error {
+	if fp, ok := p.Store.(objstore.FilePutter); ok {
+		return fp.PutFile(ctx, key, path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("publish %s: %w", key, err)

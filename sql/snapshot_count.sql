@@ -1,0 +1,8 @@
+-- snapshot_count.sql: how many rows the snapshot database holds (a rebuild's count).
+-- Inputs: data.events, data.events_open, data.rated_events, data.rated_events_open,
+-- data.period_usage, data.invoices, data.quarantine.
+-- Output: one count.
+SELECT (SELECT count(*) FROM data.events) + (SELECT count(*) FROM data.events_open)
+    + (SELECT count(*) FROM data.rated_events) + (SELECT count(*) FROM data.rated_events_open)
+    + (SELECT count(*) FROM data.period_usage) + (SELECT count(*) FROM data.invoices)
+    + (SELECT count(*) FROM data.quarantine)

@@ -1,0 +1,18 @@
+-- snapshot_unstage.sql: drop what the snapshot's staging left on the warehouse connection.
+-- Inputs: none. Outputs: the temp views and tables of snapshot_rows.sql,
+-- snapshot_scope_all.sql and snapshot_scope_run.sql dropped, the variable snap_since reset.
+DROP VIEW IF EXISTS snap_events_settled;
+DROP VIEW IF EXISTS snap_events_open;
+DROP VIEW IF EXISTS snap_rated_final;
+DROP VIEW IF EXISTS snap_rated_open;
+DROP VIEW IF EXISTS snap_periods;
+DROP VIEW IF EXISTS snap_invoices;
+DROP VIEW IF EXISTS snap_quarantine;
+DROP TABLE IF EXISTS snap_scope_lines;
+DROP TABLE IF EXISTS snap_scope_objects;
+DROP TABLE IF EXISTS snap_scope_tenants;
+DROP TABLE IF EXISTS snap_scope_invoices;
+DROP TABLE IF EXISTS snap_configured;
+DROP TABLE IF EXISTS snap_scope_moved;
+DROP TABLE IF EXISTS snap_scope_settled;
+RESET VARIABLE snap_since;

@@ -53,9 +53,9 @@ tenants:
 			"tenants[0].period", "tenants[0].timezone", "tenants[0].rate_card",
 		}},
 		{"missing config", []string{"run", "--config", filepath.Join(dir, "none.yaml")}, exitUsage, []string{"none.yaml"}},
-		// When the run cannot read its source, then 1.
-		{"unreadable source", []string{"run", "--config", good, "--source", "ftp://x/y",
-			"--output", filepath.Join(dir, "out"), "--warehouse", filepath.Join(dir, "w.duckdb")}, exitFailed, []string{"unsupported scheme"}},
+		// When the source is not a location creditmeter reads, then 2: a bad argument.
+		{"unsupported source", []string{"run", "--config", good, "--source", "ftp://x/y",
+			"--output", filepath.Join(dir, "out"), "--warehouse", filepath.Join(dir, "w.duckdb")}, exitUsage, []string{"unsupported scheme"}},
 		// When the run succeeds, then 0.
 		{"good run", []string{"run", "--config", good, "--output", filepath.Join(dir, "out2"),
 			"--warehouse", filepath.Join(dir, "w2.duckdb"), "--now", "2026-03-10T12:00:00Z", "--log-level", "warn"}, exitOK, nil},

@@ -20,7 +20,7 @@ func queryWarehouse(t *testing.T) string {
 		t.Fatal(err)
 	}
 	for _, stmt := range []string{
-		`INSERT INTO runs VALUES (1, '20260310T120000Z', TIMESTAMPTZ '2026-03-10 12:00:00+00', 'succeeded')`,
+		`INSERT INTO runs VALUES (1, '20260310T120000Z-000001', TIMESTAMPTZ '2026-03-10 12:00:00+00', TIMESTAMPTZ '2026-03-10 12:00:00+00', 'succeeded')`,
 		`INSERT INTO invoices VALUES ('INV-2026-000001', 2026, 1, 'acme', DATE '2026-01-01', DATE '2026-02-01',
 			'EUR', 25.5, 0.05, 1.28, DATE '2026-03-10', 1)`,
 	} {
@@ -78,7 +78,7 @@ func TestQueryRefusesWrites(t *testing.T) {
 	other := filepath.Join(t.TempDir(), "other.duckdb")
 	for _, stmt := range []string{
 		"CREATE TABLE x (a INTEGER)",
-		"INSERT INTO runs VALUES (2, 'r2', now(), 'succeeded')",
+		"INSERT INTO runs VALUES (2, 'r2', now(), now(), 'succeeded')",
 		"UPDATE invoices SET amount = 0",
 		"DELETE FROM invoices",
 		"DROP TABLE invoices",

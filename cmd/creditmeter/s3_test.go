@@ -495,7 +495,7 @@ func TestS3ServerStopsMidPull(t *testing.T) {
 	if err == nil {
 		t.Fatal("the run succeeded with the server down")
 	}
-	if !strings.Contains(err.Error(), "fetch 20") || !strings.Contains(err.Error(), "s3://flaky/raw/") {
+	if !strings.Contains(err.Error(), "read object 20") || !strings.Contains(err.Error(), "s3://flaky/raw/") {
 		t.Errorf("error does not name the object: %v", err)
 	}
 	t.Logf("run failed as expected: %v", err)
@@ -513,7 +513,7 @@ func TestS3ServerStopsMidPull(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM objects o
-		WHERE o.lines <> (SELECT count(*) FROM lines l WHERE l.key = o.key)`).Scan(&partial); err != nil {
+		WHERE o.lines <> (SELECT count(*) FROM lines l WHERE l.obj_no = o.obj_no)`).Scan(&partial); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.QueryRowContext(ctx, "SELECT count(DISTINCT obj_no) FROM lines WHERE obj_no NOT IN (SELECT obj_no FROM objects)").Scan(&orphans); err != nil {

@@ -4,11 +4,11 @@
 -- zero (block, nothing available: the first charged event crosses everything),
 -- quiet (no thresholds configured: never notified).
 INSERT INTO cfg_tenants VALUES
-    (0, 'acme', 'Acme Learning', 'creator', 'UTC', 'EUR', 'bill', 0.05, 100, '2026-01-01 00:00:00+00', '2027-01-01 00:00:00+00'),
-    (1, 'zero', 'Zéro Formation', 'creator', 'UTC', 'EUR', 'block', 0, 0, '2026-01-01 00:00:00+00', '2027-01-01 00:00:00+00'),
-    (2, 'quiet', 'Quiet Co', 'creator', 'UTC', 'USD', 'bill', 0.10, 100, '2026-01-01 00:00:00+00', '2027-01-01 00:00:00+00');
+    (0, 'acme', 'Acme Learning', 'creator', 'UTC', 'EUR', 'bill', 0.05, 100, '2026-01-01 00:00:00+00', '2027-01-01 00:00:00+00', 'd', 0),
+    (1, 'zero', 'Zéro Formation', 'creator', 'UTC', 'EUR', 'block', 0, 0, '2026-01-01 00:00:00+00', '2027-01-01 00:00:00+00', 'd', 0),
+    (2, 'quiet', 'Quiet Co', 'creator', 'UTC', 'USD', 'bill', 0.10, 100, '2026-01-01 00:00:00+00', '2027-01-01 00:00:00+00', 'd', 0);
 INSERT INTO cfg_periods
-SELECT t.tenant_no, t.tenant_id, m.idx, m.s, m.e, m.s::TIMESTAMPTZ, m.e::TIMESTAMPTZ, false, false, true
+SELECT t.tenant_no, t.tenant_id, m.idx, m.s, m.e, m.s::TIMESTAMPTZ, m.e::TIMESTAMPTZ, false, false, true, m.idx = 0
 FROM cfg_tenants t, (VALUES (0, DATE '2026-01-01', DATE '2026-02-01'), (1, DATE '2026-02-01', DATE '2026-03-01'),
     (2, DATE '2026-03-01', DATE '2026-04-01')) m(idx, s, e);
 INSERT INTO cfg_deposits VALUES

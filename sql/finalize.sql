@@ -35,7 +35,7 @@ INSERT INTO frozen_events
 SELECT re.line_id, re.tenant_id, re.event_id, p.digest, re.user_id, re.event_type, re.occurred_at,
     re.billed_period_start, re.billed_period_end, re.late, re.rate_card_version, re.reason,
     re.allowance_pool, re.rated_e4, re.allowance_e4, re.plan_e4, re.bank_e4, re.exceeding_e4,
-    re.blocked_e4, $1
+    re.blocked_e4, $1, p.domain_name, p.event_value, p.event_unit
 FROM rated_events re
 JOIN period_calc pc ON pc.tenant_no = re.tenant_no AND pc.period_idx = re.billed_idx AND pc.finalizing
 JOIN pending p ON p.line_id = re.line_id
@@ -57,8 +57,9 @@ SELECT tenant_id, user_id, sum(plan_e4 + bank_e4 + exceeding_e4) FROM closing_ad
 GROUP BY tenant_id, user_id
 ON CONFLICT (tenant_id, user_id) DO UPDATE SET funded_e4 = closing_users.funded_e4 + excluded.funded_e4;
 
--- The working set: every rated line keeps its latest validation and split; the finalized
--- events leave it.
+-- The working set: the finalized events leave it first; every other rated line keeps its
+-- latest validation and split.
+DELETE FROM pending WHERE line_id IN (SELECT line_id FROM closing_add);
 UPDATE pending SET validated_run = $1, reason = c.reject_reason, field = c.reject_field,
     billed_period_start = re.billed_period_start, late = re.late,
     rate_card_version = c.rate_card_version, rate_reason = c.rate_reason,
@@ -67,7 +68,6 @@ UPDATE pending SET validated_run = $1, reason = c.reject_reason, field = c.rejec
     blocked_e4 = re.blocked_e4
 FROM checked c LEFT JOIN rated_events re ON re.line_id = c.line_id
 WHERE pending.line_id = c.line_id;
-DELETE FROM pending WHERE line_id IN (SELECT line_id FROM closing_add);
 
 -- Invoices (section 7): policy bill, finalized periods with exceeding credits. Lines: the
 -- period's own events, and one per original period of the late events it bills; each line

@@ -4,7 +4,9 @@
 -- stage_users (the rows of the batch's user directories),
 -- changed_lines (line ids whose row or status changed in this run: the analysts' snapshot
 -- applies them) and removed_lines (lines of replaced objects that this run deleted).
-CREATE OR REPLACE TEMP TABLE stage_lines AS
+-- stage_lines, when no object of a batch has lines (pipeline/load makes it a view over the
+-- batch's staged Parquet files otherwise)
+CREATE OR REPLACE TEMP VIEW stage_lines AS
 SELECT * EXCLUDE (status, reason, field) FROM lines LIMIT 0;
 CREATE OR REPLACE TEMP TABLE stage_objects (
     obj_no  INTEGER,

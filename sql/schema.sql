@@ -132,7 +132,12 @@ CREATE TABLE IF NOT EXISTS frozen_events (
     bank_e4             BIGINT NOT NULL,
     exceeding_e4        BIGINT NOT NULL,
     blocked_e4          BIGINT NOT NULL,
-    finalized_run       INTEGER NOT NULL
+    finalized_run       INTEGER NOT NULL,
+    -- what the reports of a final period show of the event, kept with it so that they never
+    -- read lines again
+    domain_name         VARCHAR,
+    event_value         DECIMAL(18,6) NOT NULL,
+    event_unit          VARCHAR NOT NULL
 );
 
 -- One row per tenant and reported period: final rows never change; open rows are

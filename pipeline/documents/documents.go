@@ -16,13 +16,17 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"sync"
 	"time"
 
 	"github.com/shopspring/decimal"
+	"github.com/xuri/excelize/v2"
 
 	"github.com/creditmeter/creditmeter/pipeline/warehouse"
 	"github.com/creditmeter/creditmeter/schemas"
@@ -50,51 +54,193 @@ func Write(ctx context.Context, conn *sql.Conn, dir string, cfg *schemas.Config,
 	if err != nil {
 		return nil, err
 	}
+	// Workbooks render on a pool: the connection reads one tenant's data at a time, and
+	// excelize builds the files on every core (the bytes do not depend on the order).
+	jobs := make(chan *workbookJob, renderers)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var renderErr error
+	for range renderers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				if err := writeWorkbook(j); err != nil {
+					mu.Lock()
+					if renderErr == nil {
+						renderErr = fmt.Errorf("documents: workbook of %s: %w", j.t.ID, err)
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	// one query streams every workbook's events, grouped by tenant; a tenant's workbook goes
+	// to the pool as soon as its rows are read
+	type pending struct {
+		j   *workbookJob
+		cur string
+	}
+	var order []pending
 	for i := range cfg.Tenants {
 		t := &cfg.Tenants[i]
 		ps := periods[t.ID]
 		if len(ps) == 0 {
 			continue
 		}
+		cur := ps[len(ps)-1]
+		for _, p := range ps {
+			if p.Current {
+				cur = p
+			}
+		}
 		path := filepath.Join(dir, filepath.FromSlash(WorkbookKey(t.ID)))
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return nil, fmt.Errorf("documents: %w", err)
+		order = append(order, pending{&workbookJob{path: path, t: t, ps: ps, used: used[t.ID]}, cur.Start})
+	}
+	sort.Slice(order, func(i, j int) bool { return order[i].j.t.ID < order[j].j.t.ID })
+	feed := func() error {
+		defer close(jobs)
+		if len(order) == 0 {
+			return nil
 		}
-		if err := writeWorkbook(ctx, conn, path, t, ps, used[t.ID], runSeq); err != nil {
-			return nil, fmt.Errorf("documents: workbook of %s: %w", t.ID, err)
+		if err := warehouse.Exec(ctx, conn, "documents_current.sql"); err != nil {
+			return err
 		}
+		err := warehouse.Append(ctx, conn, "doc_current", func(add func(...driver.Value) error) error {
+			for _, p := range order {
+				d, err := time.Parse(time.DateOnly, p.cur)
+				if err != nil {
+					return err
+				}
+				if err := add(p.j.t.ID, d); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		next := 0
+		send := func(upTo string) error { // the workbooks of tenants up to this one are complete
+			for next < len(order) && order[next].j.t.ID <= upTo {
+				if err := os.MkdirAll(filepath.Dir(order[next].j.path), 0o700); err != nil {
+					return fmt.Errorf("documents: %w", err)
+				}
+				jobs <- order[next].j
+				next++
+			}
+			return nil
+		}
+		err = readEvents(ctx, conn, runSeq, func(tenant string, e eventRow) error {
+			for next < len(order) && order[next].j.t.ID < tenant {
+				if err := send(order[next].j.t.ID); err != nil {
+					return err
+				}
+			}
+			if next < len(order) && order[next].j.t.ID == tenant {
+				j := order[next].j
+				if len(j.events) >= excelize.TotalRows-2 {
+					j.skipped++
+				} else {
+					j.events = append(j.events, e)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("documents: %w", err)
+		}
+		return send("\U0010FFFF")
+	}
+	ferr := feed()
+	wg.Wait()
+	if ferr != nil {
+		return nil, ferr
+	}
+	if renderErr != nil {
+		return nil, renderErr
 	}
 	invoices, err := readInvoices(ctx, conn, runSeq)
 	if err != nil {
 		return nil, err
 	}
-	var keys []string
-	for _, inv := range invoices {
-		if err := os.MkdirAll(filepath.Join(dir, "invoices"), 0o700); err != nil {
-			return nil, fmt.Errorf("documents: %w", err)
-		}
-		if err := writeInvoice(dir, cfg.Issuer, inv); err != nil {
-			return nil, fmt.Errorf("documents: invoice %s: %w", inv.Number, err)
-		}
-		for _, ext := range []string{"csv", "xlsx"} {
-			key := InvoiceKey(inv.Number, ext)
-			if err := keep(ctx, conn, dir, key, runSeq); err != nil {
-				return nil, err
-			}
-			keys = append(keys, key)
-		}
+	if len(invoices) == 0 {
+		return nil, nil
 	}
-	return keys, nil
+	if err := os.MkdirAll(filepath.Join(dir, "invoices"), 0o700); err != nil {
+		return nil, fmt.Errorf("documents: %w", err)
+	}
+	var keys []string
+	if err := parallel(invoices, func(inv *invoice) error {
+		if err := writeInvoice(dir, cfg.Issuer, inv); err != nil {
+			return fmt.Errorf("documents: invoice %s: %w", inv.Number, err)
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	for _, inv := range invoices {
+		keys = append(keys, InvoiceKey(inv.Number, "csv"), InvoiceKey(inv.Number, "xlsx"))
+	}
+	return keys, keep(ctx, conn, dir, keys, runSeq)
 }
 
-// keep stores a document rendered once in the warehouse.
-func keep(ctx context.Context, conn *sql.Conn, dir, key string, runSeq int) error {
-	b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(key)))
-	if err != nil {
-		return fmt.Errorf("documents: keep %s: %w", key, err)
+// renderers is how many documents render at once.
+const renderers = 4
+
+// parallel runs fn for every item on renderers goroutines and returns the first error.
+func parallel[T any](items []T, fn func(T) error) error {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	next := make(chan T)
+	for range min(renderers, max(len(items), 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for it := range next {
+				if err := fn(it); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		}()
 	}
-	sum := sha256.Sum256(b)
-	return warehouse.Exec(ctx, conn, "documents_store.sql", key, hex.EncodeToString(sum[:]), b, runSeq)
+	for _, it := range items {
+		next <- it
+	}
+	close(next)
+	wg.Wait()
+	return first
+}
+
+// keep stores the documents rendered once in the warehouse (table documents), in one
+// statement.
+func keep(ctx context.Context, conn *sql.Conn, dir string, keys []string, runSeq int) error {
+	if err := warehouse.Exec(ctx, conn, "documents_stage.sql"); err != nil {
+		return err
+	}
+	err := warehouse.Append(ctx, conn, "documents_new", func(add func(...driver.Value) error) error {
+		for _, key := range keys {
+			b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(key)))
+			if err != nil {
+				return fmt.Errorf("documents: keep %s: %w", key, err)
+			}
+			sum := sha256.Sum256(b)
+			if err := add(key, hex.EncodeToString(sum[:]), b, int32(runSeq)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return warehouse.Exec(ctx, conn, "documents_store.sql")
 }
 
 // period is one row of documents_periods.sql.

@@ -33,7 +33,56 @@ var eventsHeader = []string{"Datetime (UTC)", "Event type", "User ID", "Domain",
 	"Unit", "Credits consumed", "Plan credits", "Bank credits", "Exceeding credits",
 	"Blocked credits", "Late", "Event ID"}
 
-func writeWorkbook(ctx context.Context, conn *sql.Conn, path string, t *schemas.Tenant, ps []period, used map[string]decimal.Decimal, runSeq int) error {
+// workbookJob is everything one tenant's workbook shows, read from the warehouse before it
+// is rendered (rendering runs on a pool, away from the connection).
+type workbookJob struct {
+	path    string
+	t       *schemas.Tenant
+	ps      []period
+	used    map[string]decimal.Decimal
+	events  []eventRow
+	skipped int // events past the sheet's row limit
+}
+
+// eventRow is one row of the Events sheet (documents_events.sql), decimals as exact text.
+type eventRow struct {
+	at                             time.Time
+	typ, user, domain, value, unit string
+	credits                        [5]string // consumed, plan, bank, exceeding, blocked
+	late                           bool
+	event                          string
+}
+
+// readEvents streams the events of every tenant's current period (documents_events.sql,
+// the tenants and periods in doc_current) to fn, grouped by tenant in tenant order.
+func readEvents(ctx context.Context, conn *sql.Conn, runSeq int, fn func(tenant string, e eventRow) error) error {
+	rows, err := warehouse.Query(ctx, conn, "documents_events.sql", runSeq)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var ts, tenant string
+	for rows.Next() {
+		var e eventRow
+		if err := rows.Scan(&tenant, &ts, &e.typ, &e.user, &e.domain, &e.value, &e.unit, &e.credits[0], &e.credits[1],
+			&e.credits[2], &e.credits[3], &e.credits[4], &e.late, &e.event); err != nil {
+			return fmt.Errorf("read events: %w", err)
+		}
+		if e.at, err = time.Parse(time.RFC3339Nano, ts); err != nil {
+			return fmt.Errorf("read events: %w", err)
+		}
+		if err := fn(tenant, e); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read events: %w", err)
+	}
+	return nil
+}
+
+func writeWorkbook(j *workbookJob) error {
+	t, ps, used := j.t, j.ps, j.used
 	f := excelize.NewFile()
 	defer f.Close()
 	if err := f.SetSheetName("Sheet1", SheetPlan); err != nil {
@@ -57,7 +106,7 @@ func writeWorkbook(ctx context.Context, conn *sql.Conn, path string, t *schemas.
 		func() error { return currentSheet(f, st, t, cur) },
 		func() error { return historySheet(f, st, ps) },
 		func() error { return chartSheet(f, len(ps)) },
-		func() error { return eventsSheet(ctx, conn, f, st, t.ID, cur.Start, runSeq) },
+		func() error { return eventsSheet(f, st, cur.Start, j.events, j.skipped) },
 	} {
 		if err := step(); err != nil {
 			return err
@@ -83,7 +132,7 @@ func writeWorkbook(ctx context.Context, conn *sql.Conn, path string, t *schemas.
 	if err := setProps(f, "AI credits: "+name, "AI-credit usage of "+t.ID, docTime); err != nil {
 		return err
 	}
-	return save(f, path)
+	return save(f, j.path)
 }
 
 func planSheet(f *excelize.File, st *styles, t *schemas.Tenant, cur period, used map[string]decimal.Decimal) error {
@@ -349,9 +398,9 @@ func chartSheet(f *excelize.File, n int) error {
 	})
 }
 
-// eventsSheet streams the current period's anonymized events (documents_events.sql) with
-// excelize's StreamWriter, so a large tenant's rows are never all in memory.
-func eventsSheet(ctx context.Context, conn *sql.Conn, f *excelize.File, st *styles, tenant, start string, runSeq int) error {
+// eventsSheet streams the current period's anonymized events (read by readEvents) with
+// excelize's StreamWriter.
+func eventsSheet(f *excelize.File, st *styles, start string, events []eventRow, skipped int) error {
 	hdr := st.header()
 	timeSt := st.get(fmtTime, false)
 	units := st.get(fmtUnits, false)
@@ -384,38 +433,16 @@ func eventsSheet(ctx context.Context, conn *sql.Conn, f *excelize.File, st *styl
 	if err := sw.SetRow("A1", head, excelize.RowOpts{Height: 30}); err != nil {
 		return err
 	}
-	rows, err := warehouse.Query(ctx, conn, "documents_events.sql", tenant, start, runSeq)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
 	r := 1
-	// Excel holds at most excelize.TotalRows rows: past them the events are counted, and the
-	// last row says how many were left out (the usage CSV has them all).
-	skipped := 0
-	var ts, typ, user, domain, value, unit, event string
-	var d [5]string
-	var late bool
-	for rows.Next() {
-		if err := rows.Scan(&ts, &typ, &user, &domain, &value, &unit, &d[0], &d[1], &d[2], &d[3], &d[4], &late, &event); err != nil {
-			return fmt.Errorf("read events: %w", err)
-		}
-		if r >= excelize.TotalRows-1 {
-			skipped++
-			continue
-		}
-		at, err := time.Parse(time.RFC3339Nano, ts)
-		if err != nil {
-			return fmt.Errorf("read events: %w", err)
-		}
+	for _, e := range events {
 		r++
-		vals := []any{excelize.Cell{StyleID: timeSt, Value: at}, typ, user, domain, nil, unit}
-		v, err := numText(value)
+		vals := []any{excelize.Cell{StyleID: timeSt, Value: e.at}, e.typ, e.user, e.domain, nil, e.unit}
+		v, err := numText(e.value)
 		if err != nil {
 			return err
 		}
 		vals[4] = excelize.Cell{StyleID: units, Value: v}
-		for _, s := range d {
+		for _, s := range e.credits {
 			c, err := numText(s)
 			if err != nil {
 				return err
@@ -423,16 +450,13 @@ func eventsSheet(ctx context.Context, conn *sql.Conn, f *excelize.File, st *styl
 			vals = append(vals, excelize.Cell{StyleID: credits, Value: c})
 		}
 		lateText := ""
-		if late {
+		if e.late {
 			lateText = "late"
 		}
-		vals = append(vals, lateText, event)
+		vals = append(vals, lateText, e.event)
 		if err := sw.SetRow(fmt.Sprintf("A%d", r), vals); err != nil {
 			return err
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read events: %w", err)
 	}
 	if skipped > 0 {
 		note := fmt.Sprintf("%d more events of this period are not listed (the sheet's row limit): see %s_ai_credits_usage.csv", skipped, start)

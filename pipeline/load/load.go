@@ -340,10 +340,13 @@ func (l *Loader) commit(ctx context.Context, objs []*object) error {
 			files = append(files, o.file)
 		}
 	}
+	// stage_lines: a view over the staged files for the statements below
 	if len(files) > 0 {
-		if err := warehouse.ExecParquetView(ctx, conn, "load_stage_insert.sql", "arrow_batch", files...); err != nil {
+		if err := warehouse.ParquetView(ctx, conn, "stage_lines", files...); err != nil {
 			return err
 		}
+	} else if err := warehouse.Exec(ctx, conn, "load_stage_empty.sql"); err != nil {
+		return err
 	}
 	if err := l.commitUsers(ctx, objs); err != nil {
 		return err
@@ -369,7 +372,11 @@ func (l *Loader) commit(ctx context.Context, objs []*object) error {
 			return err
 		}
 	}
-	return warehouse.Exec(ctx, conn, "load_commit.sql", l.cfg.RunSeq)
+	if err := warehouse.Exec(ctx, conn, "load_commit.sql", l.cfg.RunSeq); err != nil {
+		return err
+	}
+	// the staged files go with the batch: stage_lines must not outlive them
+	return warehouse.Exec(ctx, conn, "load_stage_empty.sql")
 }
 
 // commitUsers records the rows of the batch's user directories.

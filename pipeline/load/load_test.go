@@ -403,7 +403,7 @@ func (e *env) freeze(key string, lineNo int) {
 	e.exec(`INSERT INTO frozen_events
 		SELECT line_id, tenant_id, event_id, digest, user_id, event_type, occurred_at,
 			DATE '2026-01-01', DATE '2026-02-01', false, 'creator', NULL, NULL,
-			100000, 0, 100000, 0, 0, 0, 1
+			100000, 0, 100000, 0, 0, 0, 1, domain_name, event_value, event_unit
 		FROM pending WHERE key = ? AND line_no = ?`, key, lineNo)
 	e.exec(`DELETE FROM pending WHERE key = ? AND line_no = ?`, key, lineNo)
 	if n := e.one(`SELECT count(*) FROM frozen_events f JOIN lines l USING (line_id)

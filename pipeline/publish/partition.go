@@ -1,12 +1,11 @@
 package publish
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/csv"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -32,55 +31,43 @@ type PartFile struct {
 
 // WriteCSVs runs p.Query and writes its rows into dir, one file per partition and family,
 // in the query's order (DuckDB's own partitioned COPY interleaves the rows of a partition).
+// A partition's files are built in memory and written by a pool (Files) as it completes.
 func WriteCSVs(ctx context.Context, conn *sql.Conn, stageDir, dir string, p Partitioned) (err error) {
+	pool := NewFiles()
+	defer func() {
+		if werr := pool.Wait(); werr != nil && err == nil {
+			err = fmt.Errorf("write %s outputs: %w", p.Query, werr)
+		}
+	}()
 	type open struct {
-		f *os.File
-		b *bufio.Writer
-		w *csv.Writer
+		key string
+		b   *bytes.Buffer
+		w   *csv.Writer
 	}
 	files := make([]open, len(p.Files))
 	var cur []string
-	closeAll := func() error {
-		var first error
+	flush := func() error {
 		for i := range files {
-			if files[i].f == nil {
+			if files[i].w == nil {
 				continue
 			}
 			files[i].w.Flush()
-			if err := files[i].w.Error(); err != nil && first == nil {
-				first = err
+			if err := files[i].w.Error(); err != nil {
+				return err
 			}
-			if err := files[i].b.Flush(); err != nil && first == nil {
-				first = err
-			}
-			if err := files[i].f.Close(); err != nil && first == nil {
-				first = err
-			}
+			pool.Write(filepath.Join(dir, filepath.FromSlash(files[i].key)), files[i].b.Bytes())
 			files[i] = open{}
 		}
-		return first
+		return nil
 	}
-	defer func() {
-		if cerr := closeAll(); cerr != nil && err == nil {
-			err = fmt.Errorf("write %s outputs: %w", p.Query, cerr)
-		}
-	}()
 	start := func(keys []string) error {
-		if err := closeAll(); err != nil {
+		if err := flush(); err != nil {
 			return err
 		}
 		for i, pf := range p.Files {
-			path := filepath.Join(dir, filepath.FromSlash(pf.Key(keys)))
-			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-				return err
-			}
-			f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-			if err != nil {
-				return err
-			}
-			b := bufio.NewWriterSize(f, 64<<10)
+			b := &bytes.Buffer{}
 			w := csv.NewWriter(b)
-			files[i] = open{f, b, w}
+			files[i] = open{pf.Key(keys), b, w}
 			if err := w.Write(pf.Header); err != nil {
 				return err
 			}
@@ -98,13 +85,15 @@ func WriteCSVs(ctx context.Context, conn *sql.Conn, stageDir, dir string, p Part
 			cols[i] = c
 		}
 		for r := range int(batch.NumRows()) {
-			keys := make([]string, p.Keys)
 			changed := cur == nil
-			for k := range keys {
-				keys[k] = cols[k].Value(r)
-				changed = changed || keys[k] != cur[k]
+			for k := range p.Keys {
+				changed = changed || cols[k].Value(r) != cur[k]
 			}
 			if changed {
+				keys := make([]string, p.Keys)
+				for k := range keys {
+					keys[k] = cols[k].Value(r)
+				}
 				if err := start(keys); err != nil {
 					return fmt.Errorf("write %s outputs: %w", p.Query, err)
 				}
@@ -126,5 +115,8 @@ func WriteCSVs(ctx context.Context, conn *sql.Conn, stageDir, dir string, p Part
 		}
 		return nil
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	return flush()
 }

@@ -30,6 +30,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/creditmeter/creditmeter/pipeline/objstore"
 	"github.com/creditmeter/creditmeter/pipeline/warehouse"
@@ -154,10 +155,18 @@ func (o *Outbox) Collect(ctx context.Context, conn *sql.Conn) ([]File, error) {
 	}
 	var recs []rec
 	var nowFinal []string
+	var paths []string
 	err = filepath.WalkDir(o.Dir(), func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
+		if err == nil && !d.IsDir() {
+			paths = append(paths, p)
 		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("collect outputs: %w", err)
+	}
+	var mu sync.Mutex
+	err = parallel(paths, func(p string) error {
 		rel, err := filepath.Rel(o.Dir(), p)
 		if err != nil {
 			return err
@@ -173,20 +182,26 @@ func (o *Outbox) Collect(ctx context.Context, conn *sql.Conn) ([]File, error) {
 		}
 		if known && prev.SHA256 == sum && prev.Bytes == n {
 			if !prev.final && o.final[key] {
+				mu.Lock()
 				nowFinal = append(nowFinal, key) // the same bytes, now final: they may not change any more
+				mu.Unlock()
 			}
 			return os.Remove(p) // unchanged: nothing to publish
 		}
 		if known && prev.final {
 			return fmt.Errorf("%w: %s", ErrFinalChanged, key)
 		}
+		mu.Lock()
 		recs = append(recs, rec{File{Key: key, SHA256: sum, Bytes: n}, o.final[key]})
 		out = append(out, File{Key: key, SHA256: sum, Bytes: n})
+		mu.Unlock()
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("collect outputs: %w", err)
 	}
+	sort.Slice(recs, func(i, j int) bool { return recs[i].Key < recs[j].Key })
+	sort.Strings(nowFinal)
 	// one statement for the lot: the index holds tens of thousands of outputs
 	if err := warehouse.Exec(ctx, conn, "outputs_stage.sql"); err != nil {
 		return nil, err
@@ -284,31 +299,84 @@ func (p *Publisher) Upload(ctx context.Context) (done []File, err error) {
 			err = merr
 		}
 	}()
-	for _, f := range files {
-		path := filepath.Join(p.Root, strconv.Itoa(f.runSeq), filepath.FromSlash(f.Key))
-		sum, n, err := fileSum(path)
-		if errors.Is(err, fs.ErrNotExist) {
-			return done, fmt.Errorf("%w: %s of run %d (%s)", ErrOutboxLost, f.Key, f.runSeq, path)
+	// chunks of files go up on a pool; the connection marks each chunk published
+	for len(files) > 0 {
+		chunk := files[:min(len(files), 1000)]
+		files = files[len(chunk):]
+		var okMu sync.Mutex
+		var ok []pendingFile
+		err := parallel(chunk, func(f pendingFile) error {
+			path := filepath.Join(p.Root, strconv.Itoa(f.runSeq), filepath.FromSlash(f.Key))
+			sum, n, err := fileSum(path)
+			if errors.Is(err, fs.ErrNotExist) {
+				// moved into place by a run that died before marking it: the store says
+				same, serr := p.holds(ctx, f.File)
+				if serr != nil {
+					return serr
+				}
+				if !same {
+					return fmt.Errorf("%w: %s of run %d (%s)", ErrOutboxLost, f.Key, f.runSeq, path)
+				}
+			} else {
+				if err != nil {
+					return fmt.Errorf("publish %s: %w", f.Key, err)
+				}
+				if sum != f.SHA256 || n != f.Bytes {
+					return fmt.Errorf("publish %s: the outbox file does not hold the recorded bytes", f.Key)
+				}
+				if err := p.put(ctx, path, f.Key, n); err != nil {
+					return err
+				}
+				_ = os.Remove(path)
+			}
+			okMu.Lock()
+			ok = append(ok, f)
+			okMu.Unlock()
+			return nil
+		})
+		// the files that made it are marked, whatever happened to the others
+		marked = append(marked, ok...)
+		if merr := mark(); merr != nil && err == nil {
+			err = merr
 		}
 		if err != nil {
-			return done, fmt.Errorf("publish %s: %w", f.Key, err)
-		}
-		if sum != f.SHA256 || n != f.Bytes {
-			return done, fmt.Errorf("publish %s: the outbox file does not hold the recorded bytes", f.Key)
-		}
-		if err := p.put(ctx, path, f.Key, n); err != nil {
 			return done, err
 		}
-		marked = append(marked, f)
-		if len(marked) >= 1000 {
-			if err := mark(); err != nil {
-				return done, err
-			}
+		for _, f := range ok {
+			done = append(done, f.File)
 		}
-		_ = os.Remove(path)
-		done = append(done, f.File)
 	}
 	return done, nil
+}
+
+// holds reports whether the store already holds exactly the file's bytes.
+func (p *Publisher) holds(ctx context.Context, f File) (bool, error) {
+	if st, ok := p.Store.(objstore.Statter); ok {
+		info, err := st.Stat(ctx, f.Key)
+		if errors.Is(err, objstore.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("compare %s: %w", f.Key, err)
+		}
+		if info.SHA256 != "" {
+			return info.SHA256 == f.SHA256 && info.Size == f.Bytes, nil
+		}
+	}
+	rc, err := p.Store.Get(ctx, f.Key)
+	if errors.Is(err, objstore.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("compare %s: %w", f.Key, err)
+	}
+	defer rc.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, rc)
+	if err != nil {
+		return false, fmt.Errorf("compare %s: %w", f.Key, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)) == f.SHA256 && n == f.Bytes, nil
 }
 
 // Index writes the output index (every current output with its checksum) to the store

@@ -106,14 +106,23 @@ func ExecArrow(ctx context.Context, conn *sql.Conn, stageDir, name, view string,
 // ExecParquetView runs the statements of the embedded SQL file name with the Parquet files
 // at paths as the temporary view named view (an identifier of ours, never data).
 func ExecParquetView(ctx context.Context, conn *sql.Conn, name, view string, paths ...string) error {
-	// The two statements around the file are the one piece of SQL written in Go: a view over
-	// staged files, whose names DuckDB cannot take as parameters.
-	create := "CREATE OR REPLACE TEMP VIEW " + view + " AS SELECT * FROM read_parquet(" + parquetList(paths) + ")"
-	if _, err := conn.ExecContext(ctx, create); err != nil {
-		return fmt.Errorf("run %s: stage %s: %w", name, view, err)
+	if err := ParquetView(ctx, conn, view, paths...); err != nil {
+		return fmt.Errorf("run %s: %w", name, err)
 	}
 	defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "DROP VIEW IF EXISTS "+view) }()
 	return Exec(ctx, conn, name)
+}
+
+// ParquetView makes view (an identifier of ours, never data) a temporary view over the
+// Parquet files at paths, read where they lie.
+func ParquetView(ctx context.Context, conn *sql.Conn, view string, paths ...string) error {
+	// The one piece of SQL written in Go: a view over staged files, whose names DuckDB
+	// cannot take as parameters.
+	create := "CREATE OR REPLACE TEMP VIEW " + view + " AS SELECT * FROM read_parquet(" + parquetList(paths) + ")"
+	if _, err := conn.ExecContext(ctx, create); err != nil {
+		return fmt.Errorf("stage %s: %w", view, err)
+	}
+	return nil
 }
 
 // parquetList is a DuckDB list literal of file names.

@@ -3,7 +3,8 @@
 -- the run's result transaction.
 -- Inputs: checked, rated_events, period_calc, dirty, cfg_tenants, cfg_periods, pending,
 -- invoices; $1 run_seq, $2 the issue date (the run's UTC date).
--- Outputs: periods (open rows of the recomputed tenants replaced, finalized rows final),
+-- Outputs: run_causes, period_log, periods (open rows of the recomputed tenants replaced,
+-- finalized rows final),
 -- frozen_events, closing, closing_pools, closing_users, invoices, invoice_lines, pending
 -- (validation and split of every line rated; events of finalized periods leave it), qlog,
 -- tenant_state, tenant_calendar, dirty_tenants.
@@ -15,6 +16,37 @@ SELECT c.line_id, p.obj_no, p.line_no, c.tenant_id, c.event_id, c.reject_reason,
 FROM checked c JOIN pending p ON p.line_id = c.line_id
 WHERE c.reject_reason IS NOT NULL
   AND (p.validated_run IS NULL OR p.reason IS DISTINCT FROM c.reject_reason);
+
+-- Why each tenant was recomputed (for `creditmeter diff`), before the state below changes.
+INSERT INTO run_causes
+SELECT $1, tenant_id, cause, n FROM (
+    SELECT c.tenant_id, 'new_events' AS cause, count(*) AS n
+    FROM checked c JOIN pending p ON p.line_id = c.line_id
+    WHERE c.reject_reason IS NULL AND p.validated_run IS NULL AND c.tenant_no IS NOT NULL
+    GROUP BY ALL
+    UNION ALL
+    SELECT c.tenant_id, 'reconsidered', count(*)
+    FROM checked c JOIN pending p ON p.line_id = c.line_id
+    WHERE p.validated_run IS NOT NULL AND (c.reject_reason IS NULL) <> (p.reason IS NULL) AND c.tenant_no IS NOT NULL
+    GROUP BY ALL
+    UNION ALL
+    SELECT tenant_id, 'late_events', count(*) FROM rated_events WHERE late GROUP BY ALL
+    UNION ALL
+    SELECT tenant_id, 'finalized', count(*) FROM period_calc WHERE finalizing GROUP BY ALL
+    UNION ALL
+    SELECT t.tenant_id, 'configuration', 1
+    FROM cfg_tenants t JOIN tenant_state s ON s.tenant_id = t.tenant_id
+    SEMI JOIN dirty d ON d.tenant_no = t.tenant_no
+    WHERE s.config_digest <> t.config_digest
+    UNION ALL
+    SELECT t.tenant_id, 'period_started', 1
+    FROM cfg_tenants t JOIN tenant_state s ON s.tenant_id = t.tenant_id
+    SEMI JOIN dirty d ON d.tenant_no = t.tenant_no
+    WHERE s.horizon_idx <> t.horizon_idx
+    UNION ALL
+    SELECT tenant_id, 'loading', 1 FROM dirty_tenants
+    WHERE tenant_id IN (SELECT tenant_id FROM dirty)
+);
 
 -- The ledger rows of the recomputed tenants: open rows are replaced; rows final before the
 -- run never change.
@@ -28,6 +60,26 @@ SELECT tenant_id, period_idx, period_start, period_end,
     CASE WHEN finalizing THEN $1 END
 FROM period_calc
 WHERE in_report AND NOT was_final;
+
+-- The rows that changed, as this run wrote them (for `creditmeter diff`).
+INSERT INTO period_log
+WITH last AS (
+    SELECT l.* FROM period_log l SEMI JOIN dirty d ON d.tenant_id = l.tenant_id
+    QUALIFY row_number() OVER (PARTITION BY l.tenant_id, l.period_start ORDER BY l.run_seq DESC) = 1
+), now AS (
+    SELECT tenant_id, period_start, period_end, CASE WHEN final THEN 'final' ELSE 'open' END AS status,
+        credits_plan, plan_used, bank_used, bank_remaining, exceeding_credits, blocked_credits,
+        allowance_units_used, events, rated_credits
+    FROM period_calc WHERE in_report AND NOT was_final
+)
+SELECT $1, n.* FROM now n
+LEFT JOIN last l ON l.tenant_id = n.tenant_id AND l.period_start = n.period_start
+WHERE l.tenant_id IS NULL
+   OR (n.status, n.credits_plan, n.plan_used, n.bank_used, n.bank_remaining, n.exceeding_credits,
+       n.blocked_credits, n.allowance_units_used, n.events, n.rated_credits)
+      IS DISTINCT FROM
+      (l.status, l.credits_plan, l.plan_used, l.bank_used, l.bank_remaining, l.exceeding_credits,
+       l.blocked_credits, l.allowance_units_used, l.events, l.rated_credits);
 
 -- Events of the finalized periods are frozen with their split, and their identity with
 -- them (a billed event stands).

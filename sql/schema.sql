@@ -162,6 +162,39 @@ CREATE TABLE IF NOT EXISTS periods (
     finalized_run        INTEGER
 );
 
+-- Every version of every ledger row, by the run that wrote it (only rows that changed), for
+-- `creditmeter diff`; kept at least 90 days.
+CREATE TABLE IF NOT EXISTS period_log (
+    run_seq              INTEGER NOT NULL,
+    tenant_id            VARCHAR NOT NULL,
+    period_start         DATE NOT NULL,
+    period_end           DATE NOT NULL,
+    status               VARCHAR NOT NULL,
+    credits_plan         DECIMAL(38,4) NOT NULL,
+    plan_used            DECIMAL(38,4) NOT NULL,
+    bank_used            DECIMAL(38,4) NOT NULL,
+    bank_remaining       DECIMAL(38,4) NOT NULL,
+    exceeding_credits    DECIMAL(38,4) NOT NULL,
+    blocked_credits      DECIMAL(38,4) NOT NULL,
+    allowance_units_used DECIMAL(38,4) NOT NULL,
+    events               BIGINT NOT NULL,
+    rated_credits        DECIMAL(38,4) NOT NULL
+);
+
+-- Why a run recomputed a tenant, with counts: new_events (accepted lines first read by the
+-- run), loading (accepted lines gone with a replaced object or displaced by an earlier key,
+-- or a user directory changed), late_events
+-- (billed by the run in a later period than their own), reconsidered (quarantined lines
+-- accepted now, or accepted ones quarantined now), finalized (periods the run finalized),
+-- configuration (the tenant's configuration digest changed), period_started (--now entered
+-- another period). For `creditmeter diff`.
+CREATE TABLE IF NOT EXISTS run_causes (
+    run_seq   INTEGER NOT NULL,
+    tenant_id VARCHAR NOT NULL,
+    cause     VARCHAR NOT NULL,
+    n         BIGINT NOT NULL
+);
+
 -- Closing balances of a tenant's final periods (BILLING.md section 5): what later periods
 -- need from them. Sums over every final period.
 CREATE TABLE IF NOT EXISTS closing (

@@ -2,11 +2,20 @@
 -- whose results may have changed, and the pending lines to validate first.
 -- Inputs: cfg_tenants (config_digest, horizon_idx), cfg_periods, tenant_state, dirty_tenants,
 -- pending, periods.
--- Outputs (temp): c0 (configured tenants that changed: new, another configuration, --now in
+-- Outputs (temp): cfg_period_months; c0 (configured tenants that changed: new, another configuration, --now in
 -- another period, a period due for finalization, accepted events added or removed by
 -- loading); rate_set (the pending lines to validate: those of c0, every quarantined one
 -- (reconsidered every run) and every one never validated); checked (empty, filled by
 -- rate.sql).
+-- Periods by the UTC months they overlap: an event finds its period by an equality join on
+-- (tenant, month) among two or three candidates, not by a range join over every period of
+-- its tenant (which grows with the contract's length).
+CREATE OR REPLACE TEMP TABLE cfg_period_months AS
+SELECT p.tenant_no, m.month, p.period_idx, p.start_at, p.end_at, p.was_final
+FROM cfg_periods p,
+    LATERAL (SELECT unnest(generate_series(date_trunc('month', p.start_at),
+        date_trunc('month', p.end_at - INTERVAL 1 MICROSECOND), INTERVAL 1 MONTH)) AS month) m;
+
 CREATE OR REPLACE TEMP TABLE c0 AS
 SELECT t.tenant_id
 FROM cfg_tenants t LEFT JOIN tenant_state s ON s.tenant_id = t.tenant_id

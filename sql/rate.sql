@@ -1,6 +1,7 @@
 -- rate.sql: validate and rate the pending lines listed in rate_set (BILLING.md sections 1,
 -- 2 and 4), after parsing and duplicates (done when the line was loaded).
 -- Inputs: pending, rate_set, cfg_tenants, cfg_rate_versions, cfg_rules, cfg_periods,
+-- cfg_period_months,
 -- cfg_pools.
 -- Outputs: rows appended to checked, one per line of rate_set: the rating, the periods and
 -- the reason it cannot be billed (NULL when accepted), checked in the order of BILLING.md
@@ -89,11 +90,11 @@ WITH c AS (
         END AS field0
     FROM c2
 ), nat AS (
-    -- the period containing the event; periods are few per tenant: a range join on the
-    -- tenant number beats an ASOF join
+    -- the period containing the event, among the two or three that overlap its UTC month
     SELECT rej.line_id, p.period_idx, p.was_final
-    FROM rej JOIN cfg_periods p
-        ON p.tenant_no = rej.tenant_no AND rej.occurred_at >= p.start_at AND rej.occurred_at < p.end_at
+    FROM rej JOIN cfg_period_months p
+        ON p.tenant_no = rej.tenant_no AND p.month = date_trunc('month', rej.occurred_at)
+       AND rej.occurred_at >= p.start_at AND rej.occurred_at < p.end_at
     WHERE rej.reason0 IS NULL
 ), first_open AS (
     SELECT tenant_no, min(period_idx) AS open_idx FROM cfg_periods WHERE NOT was_final GROUP BY tenant_no

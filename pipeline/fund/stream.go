@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -78,14 +80,27 @@ func Stream(ctx context.Context, conn *sql.Conn, stageDir string, w *Waterfall) 
 	for i := range cols {
 		cols[i] = b.Field(i).(*array.Int64Builder)
 	}
-	var out []arrow.RecordBatch
+	// the splits go to a staged file batch by batch: memory holds one batch, whatever the
+	// number of events
+	path := filepath.Join(stageDir, "funded.parquet")
+	pw, err := warehouse.NewParquetWriter(path, fundedSchema)
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(path)
+	closed := false
 	defer func() {
-		for _, r := range out {
-			r.Release()
+		if !closed {
+			_ = pw.Close()
 		}
 	}()
+	flush := func() error {
+		rec := b.NewRecordBatch()
+		defer rec.Release()
+		return pw.Write(rec)
+	}
 	var n int64
-	err := warehouse.QueryArrow(ctx, conn, stageDir, "fund_read.sql", func(rec arrow.RecordBatch) error {
+	err = warehouse.QueryArrow(ctx, conn, stageDir, "fund_read.sql", func(rec arrow.RecordBatch) error {
 		if rec.NumCols() != 10 {
 			return fmt.Errorf("read funding rows: %d columns, want 10", rec.NumCols())
 		}
@@ -101,6 +116,7 @@ func Stream(ctx context.Context, conn *sql.Conn, stageDir string, w *Waterfall) 
 			v[i] = a.Int64Values()
 		}
 		for j := range int(rec.NumRows()) {
+			// a late event is billed from its billing period's start: its bank instant differs
 			r := Row{Seq: v[0][j], Tenant: int(v[1][j]), Billed: int(v[2][j]), OccurredUS: v[3][j],
 				BankAtUS: v[4][j], Late: v[4][j] != v[3][j], Member: int(v[5][j]), Pool: int(v[6][j]),
 				CreditsE4: v[7][j], BlocksE4: v[8][j], PerBlockE4: v[9][j]}
@@ -113,7 +129,9 @@ func Stream(ctx context.Context, conn *sql.Conn, stageDir string, w *Waterfall) 
 				cols[i].Append(x)
 			}
 			if cols[0].Len() >= 1<<16 {
-				out = append(out, b.NewRecordBatch())
+				if err := flush(); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -122,12 +140,18 @@ func Stream(ctx context.Context, conn *sql.Conn, stageDir string, w *Waterfall) 
 		return 0, err
 	}
 	if cols[0].Len() > 0 {
-		out = append(out, b.NewRecordBatch())
+		if err := flush(); err != nil {
+			return 0, err
+		}
 	}
-	if len(out) == 0 {
+	closed = true
+	if err := pw.Close(); err != nil {
+		return 0, err
+	}
+	if n == 0 {
 		return 0, nil
 	}
-	if err := warehouse.ExecArrow(ctx, conn, stageDir, "fund_write.sql", "arrow_funded", fundedSchema, out...); err != nil {
+	if err := warehouse.ExecParquetView(ctx, conn, "fund_write.sql", "arrow_funded", path); err != nil {
 		return 0, err
 	}
 	return n, nil

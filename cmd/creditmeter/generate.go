@@ -23,6 +23,7 @@ func cmdGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	perObject := fs.Int("events-per-object", 0, "event lines per raw object (0: 100000, or events/10 below 1M events)")
 	start := fs.String("start", generator.DefaultStart.Format(time.DateOnly), "first day of event time, YYYY-MM-DD (UTC)")
 	months := fs.Int("months", generator.DefaultMonths, "months of event time")
+	gzipJSONL := fs.Bool("gzip-jsonl", false, "write every object as gzipped JSON Lines (large data sets on little disk)")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
 	logJSON := fs.Bool("log-json", false, "log JSON lines instead of text")
 	if err := fs.Parse(args); err != nil {
@@ -58,6 +59,7 @@ func cmdGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		EventsPerObject: *perObject,
 		Start:           day,
 		Months:          *months,
+		GzipJSONL:       *gzipJSONL,
 		Log:             log,
 	})
 	if errors.Is(err, generator.ErrInvalidConfig) {

@@ -126,6 +126,7 @@ func (s *State) Check(cfg *schemas.Config, file string) *schemas.ConfigError {
 		}
 		t := &cfg.Tenants[idx]
 		p := fmt.Sprintf("tenants[%d]", idx)
+		moved := false
 		if was, ok := s.Calendars[id]; ok {
 			now := CalendarOf(t)
 			for _, f := range []struct {
@@ -138,14 +139,15 @@ func (s *State) Check(cfg *schemas.Config, file string) *schemas.ConfigError {
 				{"service_start", was.ServiceStart, now.ServiceStart},
 			} {
 				if f.was != f.want {
+					moved = true
 					add(p+"."+f.field, "tenant %s has final periods (the last: %s): %s cannot change from %s to %s",
 						id, lastText, f.field, f.was, f.want)
 				}
 			}
 		}
 		ps, err := periods.For(t)
-		if err != nil {
-			continue // the configuration's own validation reports it
+		if err != nil || moved {
+			continue // reported: by the configuration's own validation, or just above
 		}
 		for _, f := range finals {
 			if f.Index >= len(ps) || ps[f.Index].StartDate.String() != f.Start || ps[f.Index].EndDate.String() != f.End {

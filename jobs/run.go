@@ -169,6 +169,27 @@ type StageTiming struct {
 	Stage   string  `json:"stage"`
 	Rows    int64   `json:"rows"`
 	Seconds float64 `json:"seconds"`
+	// PeakRSSMiB is the process's peak resident memory so far, as the stage ended (0 where
+	// the system does not tell).
+	PeakRSSMiB int64 `json:"peak_rss_mib"`
+}
+
+// peakRSSMiB reads the process's peak resident set size (VmHWM) from /proc.
+func peakRSSMiB() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			f := strings.Fields(v)
+			if len(f) > 0 {
+				kb, _ := strconv.ParseInt(f[0], 10, 64)
+				return kb / 1024
+			}
+		}
+	}
+	return 0
 }
 
 // RunID names a run after its instant and its number, so two runs at the same --now never
@@ -370,12 +391,13 @@ func (x *run) stage(name string, f func() (int64, error)) error {
 	}
 	n, err := f()
 	d := x.clock().Sub(start)
-	x.m.Stages = append(x.m.Stages, StageTiming{Stage: name, Rows: n, Seconds: d.Seconds()})
+	peak := peakRSSMiB()
+	x.m.Stages = append(x.m.Stages, StageTiming{Stage: name, Rows: n, Seconds: d.Seconds(), PeakRSSMiB: peak})
 	if err != nil {
 		x.log.Error("stage failed", "stage", name, "err", err)
 		return err
 	}
-	x.log.Info("stage done", "stage", name, "rows", n, "duration_s", d.Seconds())
+	x.log.Info("stage done", "stage", name, "rows", n, "duration_s", d.Seconds(), "peak_rss_mib", peak)
 	return nil
 }
 

@@ -118,14 +118,16 @@ func (x *run) renderTenants(ctx context.Context) error {
 		Header:  []string{"period_start", "period_end", "status", "credits_plan", "credits_used", "credits_bank_used", "credits_bank_remaining", "exceeding_credits", "blocked_credits"},
 		Columns: []int{1, 2, 3, 4, 5, 6, 7, 8, 9},
 	}}}
+	// render_usage_rows.sql: 0 tenant, 1 period, 2-8 the report's first seven columns,
+	// 9-11 the names (restricted), 12-14 blocked_credits, allowance_units, late (issue 12)
 	usage := publish.Partitioned{Query: "render_usage_rows.sql", Keys: 2, Files: []publish.PartFile{{
 		Key:     func(k []string) string { return usageKey(k[0], k[1]) },
 		Header:  strings.Split(usageHeader, ","),
-		Columns: []int{2, 3, 4, 5, 6, 7, 8},
+		Columns: []int{2, 3, 4, 5, 6, 7, 8, 12, 13, 14},
 	}, {
 		Key:     func(k []string) string { return "restricted/" + usageKey(k[0], k[1]) },
 		Header:  strings.Split(restrictedHeader, ","),
-		Columns: []int{2, 3, 4, 5, 6, 7, 8, 9, 10, 11},
+		Columns: []int{2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14},
 	}}}
 	for _, p := range []publish.Partitioned{history, usage} {
 		if err := publish.WriteCSVs(ctx, x.conn, x.stageDir, dir, p); err != nil {
@@ -192,10 +194,14 @@ func (x *run) renderTenants(ctx context.Context) error {
 	return nil
 }
 
-// The headers of the usage reports (FORMATS.md).
+// The headers of the usage reports (FORMATS.md), each with the columns issue 12 appended
+// at its end: consumed_credits is what the customer's balance was charged (plan + bank +
+// exceeding); blocked credits, allowance units and the late flag follow.
 const (
-	usageHeader      = "datetime,event_type,user_id,domain_name,event_value,event_unit,consumed_credits"
-	restrictedHeader = usageHeader + ",username,first_name,last_name"
+	usageBase        = "datetime,event_type,user_id,domain_name,event_value,event_unit,consumed_credits"
+	usageAppended    = ",blocked_credits,allowance_units,late"
+	usageHeader      = usageBase + usageAppended
+	restrictedHeader = usageBase + ",username,first_name,last_name" + usageAppended
 )
 
 func usageKey(tenant, periodStart string) string {

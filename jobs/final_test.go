@@ -69,9 +69,9 @@ func TestFinalIsFinal(t *testing.T) {
 			},
 			then: func(t *testing.T, w *world) {
 				reg := w.invoices()
-				check(t, "January amount", reg[0]["amount"], "1")
+				check(t, "January amount", reg[0]["amount"], "1.00") // money with its two places (issue 12)
 				check(t, "February price", reg[1]["price_per_credit"], "0.07")
-				check(t, "February amount", reg[1]["amount"], "0.7")
+				check(t, "February amount", reg[1]["amount"], "0.70")
 			},
 		},
 		{

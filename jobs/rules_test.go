@@ -838,7 +838,7 @@ func TestInvoiceNumbering(t *testing.T) {
 	check(t, "register after the first run", reg(first), strings.Join(want, "\n"))
 	want = append(want,
 		"INV-2026-000005 z-syd 2026-02-01 2026-03-01 EUR 10 0.0125 0.13",
-		"INV-2026-000006 c-ten 2026-01-01 2026-04-01 EUR 10 0.05 0.5",
+		"INV-2026-000006 c-ten 2026-01-01 2026-04-01 EUR 10 0.05 0.50", // money with its two places
 		"INV-2026-000007 z-syd 2026-03-01 2026-04-01 EUR 10 0.0125 0.13")
 	check(t, "register after the second run", reg(w.invoices()), strings.Join(want, "\n"))
 	// And the block tenant's January is final with blocked credits and no invoice.

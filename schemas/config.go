@@ -164,11 +164,40 @@ type Analytics struct {
 	LocalCopy string `yaml:"local_copy"`
 }
 
-// Issuer is who issues invoices.
+// Issuer is who issues invoices. An invoice shows the issuer as it stood when the invoice
+// was issued (BILLING.md section 7): it is captured with the invoice.
 type Issuer struct {
 	Name    string `yaml:"name"`
 	Address string `yaml:"address"`
 	TaxID   string `yaml:"tax_id"`
+	// Bank is where customers pay; printed on every invoice (optional).
+	Bank BankAccount `yaml:"bank"`
+}
+
+// BankAccount is the issuer's bank details as an invoice prints them; every field is
+// optional and printed only when set.
+type BankAccount struct {
+	BankName      string `yaml:"bank_name"`
+	AccountName   string `yaml:"account_name"`
+	AccountNumber string `yaml:"account_number"`
+	// BranchCode is the national routing code: a BSB, a sort code, an ABA routing number.
+	BranchCode string `yaml:"branch_code"`
+	IBAN       string `yaml:"iban"`
+	BIC        string `yaml:"bic"`
+}
+
+// Lines are the bank details as "Label: value" lines, in print order, the empty ones left out.
+func (b BankAccount) Lines() []string {
+	var out []string
+	for _, f := range []struct{ label, v string }{
+		{"Bank", b.BankName}, {"Account name", b.AccountName}, {"Account number", b.AccountNumber},
+		{"Branch code", b.BranchCode}, {"IBAN", b.IBAN}, {"BIC", b.BIC},
+	} {
+		if v := strings.TrimSpace(f.v); v != "" {
+			out = append(out, f.label+": "+v)
+		}
+	}
+	return out
 }
 
 // SMTP names a mail server for threshold notifications.
@@ -232,6 +261,12 @@ type Tenant struct {
 	Allowances   []Allowance     `yaml:"allowances"`
 	Members      []Member        `yaml:"members"`
 	Notify       Notify          `yaml:"notify"`
+	// PaymentTerms says when an invoice is due (DefaultPaymentDays when absent).
+	PaymentTerms PaymentTerms `yaml:"payment_terms"`
+	// Customer is who the invoices are addressed to.
+	Customer Customer `yaml:"customer"`
+	// Tax is the tax an invoice charges on its net amount; nil: none.
+	Tax *Tax `yaml:"tax"`
 
 	// Location is the loaded Timezone, set by validation.
 	Location *time.Location `yaml:"-"`
@@ -262,6 +297,89 @@ type Allowance struct {
 type Member struct {
 	UserID string          `yaml:"user_id"`
 	Cap    decimal.Decimal `yaml:"cap"`
+}
+
+// Customer is the invoiced party of a contract (an invoice captures it when issued).
+type Customer struct {
+	// LegalName is the name invoices are addressed to (the tenant's name when empty).
+	LegalName   string `yaml:"legal_name"`
+	Address     string `yaml:"address"`
+	TaxID       string `yaml:"tax_id"`
+	POReference string `yaml:"po_reference"`
+}
+
+// InvoiceName is the name an invoice is addressed to: the legal name, else the tenant's
+// name, else its id.
+func (t *Tenant) InvoiceName() string {
+	for _, s := range []string{t.Customer.LegalName, t.Name} {
+		if strings.TrimSpace(s) != "" {
+			return s
+		}
+	}
+	return t.ID
+}
+
+// Tax is one tenant's invoice tax: a label and a rate (GST at 0.10), or a reverse-charge
+// note (no tax charged; the note says why and who accounts for it).
+type Tax struct {
+	Label         string          `yaml:"label"`
+	Rate          decimal.Decimal `yaml:"rate"`
+	ReverseCharge string          `yaml:"reverse_charge"`
+}
+
+// DefaultPaymentDays is the payment term of a tenant without payment_terms: net 30.
+const DefaultPaymentDays = 30
+
+// MaxPaymentDays bounds payment_terms.
+const MaxPaymentDays = 365
+
+// PaymentTerms is the number of days between an invoice's issue date and its due date,
+// written as a number of days (30), "net 30" or "due on receipt" (0).
+type PaymentTerms struct {
+	Days int
+	// Set is false when the configuration names no terms (net 30 applies).
+	Set bool
+}
+
+var paymentTermsRe = regexp.MustCompile(`^(?i)net ?([0-9]{1,3})$`)
+
+// UnmarshalYAML reads a number of days, "net N" or "due on receipt".
+func (p *PaymentTerms) UnmarshalYAML(n *yaml.Node) error {
+	want := `want a number of days, "net N" or "due on receipt"`
+	if n.Kind != yaml.ScalarNode {
+		return nodeError(n, "payment terms: %s", want)
+	}
+	v := strings.TrimSpace(n.Value)
+	days := -1
+	switch {
+	case n.ShortTag() == "!!int":
+		d, err := strconv.Atoi(v)
+		if err != nil {
+			return nodeError(n, "payment terms %q: %s", n.Value, want)
+		}
+		days = d
+	case strings.EqualFold(v, "due on receipt"):
+		days = 0
+	default:
+		m := paymentTermsRe.FindStringSubmatch(v)
+		if m == nil {
+			return nodeError(n, "payment terms %q: %s", n.Value, want)
+		}
+		days, _ = strconv.Atoi(m[1])
+	}
+	if days < 0 || days > MaxPaymentDays {
+		return nodeError(n, "payment terms %q: between 0 and %d days", n.Value, MaxPaymentDays)
+	}
+	p.Days, p.Set = days, true
+	return nil
+}
+
+// DaysOrDefault is the payment term in days, net 30 when none is configured.
+func (p PaymentTerms) DaysOrDefault() int {
+	if !p.Set {
+		return DefaultPaymentDays
+	}
+	return p.Days
 }
 
 // Notify lists the utilization thresholds and who hears of them.

@@ -158,7 +158,7 @@ func TestParseFormatsExample(t *testing.T) {
 		cfg.S3.PathStyle == nil || *cfg.S3.PathStyle {
 		t.Errorf("listen/s3 %q %+v", cfg.Listen, cfg.S3)
 	}
-	if cfg.Issuer != (Issuer{"Example Learning Pty Ltd", "1 Example St, Sydney", "ABN 00 000 000 000"}) {
+	if cfg.Issuer != (Issuer{Name: "Example Learning Pty Ltd", Address: "1 Example St, Sydney", TaxID: "ABN 00 000 000 000"}) {
 		t.Errorf("issuer %+v", cfg.Issuer)
 	}
 	if cfg.SMTP == nil || *cfg.SMTP != (SMTP{"smtp.example.com", 587, "billing@example.com", true}) {

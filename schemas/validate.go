@@ -192,6 +192,15 @@ func (c *Config) validate() []Problem {
 			members[m.UserID] = true
 			credits(mp+".cap", m.Cap)
 		}
+		if tx := t.Tax; tx != nil && tx.ReverseCharge != "" && (tx.Label != "" || !tx.Rate.IsZero()) {
+			add(p+".tax", "either label and rate, or reverse_charge (no tax charged), not both")
+		} else if tx != nil {
+			// invoices keep the rate at 6 places (DECIMAL(9,6)): a finer one would be rounded
+			places(p+".tax.rate", tx.Rate, 6)
+			if tx.Rate.IsNegative() || tx.Rate.GreaterThan(decimal.NewFromInt(1)) {
+				add(p+".tax.rate", "must be between 0 and 1 (0.10 is 10%%)")
+			}
+		}
 		for j, th := range t.Notify.Thresholds {
 			tp := fmt.Sprintf("%s.notify.thresholds[%d]", p, j)
 			switch {

@@ -19,7 +19,22 @@ CREATE OR REPLACE TEMP TABLE cfg_tenants (
     service_from   TIMESTAMPTZ,   -- service_start, tenant-local midnight
     service_until  TIMESTAMPTZ,   -- local midnight of the day after service_end (exclusive)
     config_digest  VARCHAR,       -- what the tenant's results depend on (pipeline/history)
-    horizon_idx    INTEGER        -- the period containing --now (clamped to the contract)
+    horizon_idx    INTEGER,       -- the period containing --now (clamped to the contract)
+    -- What an invoice captures when it is issued (finalize.sql; issue 12), and what the
+    -- analysts' snapshot lists (pipeline/snapshot). Text as configured; NULL when absent.
+    payment_days     INTEGER,       -- payment_terms in days (net 30 when absent)
+    customer_name    VARCHAR,       -- customer.legal_name, else the tenant's name, else its id
+    customer_address VARCHAR,
+    customer_tax_id  VARCHAR,
+    po_reference     VARCHAR,
+    tax_label        VARCHAR,       -- tax.label; NULL under reverse charge or without tax
+    tax_rate         DECIMAL(9,6),  -- tax.rate; 0 under reverse charge or without tax
+    tax_note         VARCHAR,       -- tax.reverse_charge
+    issuer_name      VARCHAR,       -- the configuration's issuer, the same on every row
+    issuer_address   VARCHAR,
+    issuer_tax_id    VARCHAR,
+    issuer_bank      VARCHAR,       -- "Label: value" lines, newline-separated
+    member_caps      VARCHAR        -- JSON [{"user_id": ..., "cap": "decimal text"}], contract order
 );
 -- The calendar of each tenant as configured (compared with tenant_calendar: BILLING.md 4).
 CREATE OR REPLACE TEMP TABLE cfg_calendar (

@@ -30,7 +30,10 @@ SELECT $1, tenant_id, cause, n FROM (
     WHERE p.validated_run IS NOT NULL AND (c.reject_reason IS NULL) <> (p.reason IS NULL) AND c.tenant_no IS NOT NULL
     GROUP BY ALL
     UNION ALL
-    SELECT tenant_id, 'late_events', count(*) FROM rated_events WHERE late GROUP BY ALL
+    -- late events this run bills for the first time (not those billed late by an earlier run)
+    SELECT re.tenant_id, 'late_events', count(*)
+    FROM rated_events re JOIN pending p ON p.line_id = re.line_id
+    WHERE re.late AND NOT coalesce(p.late, false) GROUP BY ALL
     UNION ALL
     SELECT tenant_id, 'finalized', count(*) FROM period_calc WHERE finalizing GROUP BY ALL
     UNION ALL
@@ -93,9 +96,12 @@ JOIN period_calc pc ON pc.tenant_no = re.tenant_no AND pc.period_idx = re.billed
 JOIN pending p ON p.line_id = re.line_id
 ORDER BY re.tenant_id, re.billed_period_start, re.occurred_at, re.event_id;
 
--- Closing balances: what later periods need from the finalized ones.
-CREATE OR REPLACE TEMP TABLE closing_add AS
-SELECT re.* FROM rated_events re
+-- Closing balances: what later periods need from the finalized ones. (A view: a first run
+-- finalizes most of a year, and a copy of millions of events costs more than four scans.)
+CREATE OR REPLACE TEMP VIEW closing_add AS
+SELECT re.line_id, re.tenant_id, re.user_id, re.allowance_pool, re.allowance_e4, re.plan_e4,
+    re.bank_e4, re.exceeding_e4
+FROM rated_events re
 JOIN period_calc pc ON pc.tenant_no = re.tenant_no AND pc.period_idx = re.billed_idx AND pc.finalizing;
 INSERT INTO closing
 SELECT tenant_id, sum(bank_e4) FROM closing_add GROUP BY tenant_id
@@ -123,11 +129,16 @@ WHERE pending.line_id = c.line_id;
 
 -- Invoices (section 7): policy bill, finalized periods with exceeding credits. Lines: the
 -- period's own events, and one per original period of the late events it bills; each line
--- rounded half-up to the cent; the invoice's amount is the sum of its lines.
+-- rounded half-up to the cent; the invoice's amount (net) is the sum of its lines; the tax
+-- is that amount at the tenant's rate, rounded half-up to the cent once; the total is net
+-- plus tax. Everything the documents show (terms, due date, customer, tax, issuer and its
+-- bank) is captured here from the configuration, as it stands at issue, and never changes.
 CREATE OR REPLACE TEMP TABLE due_invoices AS
 WITH due AS (
     SELECT pc.tenant_no, pc.tenant_id, pc.period_idx, pc.period_start, pc.period_end, pc.exceeding_credits,
-        t.currency, t.price, year(pc.period_end - INTERVAL 1 DAY) AS yr
+        t.currency, t.price, year(pc.period_end - INTERVAL 1 DAY) AS yr,
+        t.payment_days, t.customer_name, t.customer_address, t.customer_tax_id, t.po_reference,
+        t.tax_label, t.tax_rate, t.tax_note, t.issuer_name, t.issuer_address, t.issuer_tax_id, t.issuer_bank
     FROM period_calc pc JOIN cfg_tenants t ON t.tenant_no = pc.tenant_no
     WHERE pc.finalizing AND t.policy = 'bill' AND pc.exceeding_credits > 0
 )
@@ -156,20 +167,31 @@ WITH late AS (
     SELECT invoice_number, 0 AS kind, 'Exceeding AI credits' AS description, line_start, line_end, quantity
     FROM own WHERE quantity > 0 OR NOT has_late
     UNION ALL
-    SELECT invoice_number, 1, 'Late usage from ' || strftime(line_start, '%Y-%m-%d') || ' to '
-        || strftime(CAST(line_end - INTERVAL 1 DAY AS DATE), '%Y-%m-%d'), line_start, line_end, quantity
+    -- the original period as people read it, its last day inclusive: "1 Jan 2026 – 31 Jan 2026"
+    SELECT invoice_number, 1, 'Late usage from ' || strftime(line_start, '%-d %b %Y') || ' – '
+        || strftime(CAST(line_end - INTERVAL 1 DAY AS DATE), '%-d %b %Y'), line_start, line_end, quantity
     FROM late
 )
 SELECT i.invoice_number, row_number() OVER (PARTITION BY i.invoice_number ORDER BY i.kind, i.line_start),
     i.description, i.line_start, i.line_end, CAST(i.quantity AS DECIMAL(38,4)), d.price,
     CAST(round(CAST(i.quantity AS DECIMAL(38,4)) * d.price, 2) AS DECIMAL(38,2))
 FROM items i JOIN due_invoices d ON d.invoice_number = i.invoice_number;
-INSERT INTO invoices
-SELECT d.invoice_number, d.yr, d.seq, d.tenant_id, d.period_start, d.period_end, d.currency,
-    d.exceeding_credits, d.price,
-    (SELECT sum(l.amount) FROM invoice_lines l WHERE l.invoice_number = d.invoice_number),
-    $2::DATE, $1
-FROM due_invoices d;
+INSERT INTO invoices (invoice_number, year, seq, tenant_id, period_start, period_end, currency,
+    exceeding_credits, price_per_credit, amount, issued_on, issued_run, due_date, payment_days,
+    customer_name, customer_address, customer_tax_id, po_reference, tax_label, tax_rate, tax_note,
+    tax_amount, total_amount, issuer_name, issuer_address, issuer_tax_id, issuer_bank)
+WITH net AS (
+    SELECT d.*, CAST((SELECT sum(l.amount) FROM invoice_lines l WHERE l.invoice_number = d.invoice_number) AS DECIMAL(38,2)) AS net
+    FROM due_invoices d
+), taxed AS (
+    -- round() on a positive DECIMAL rounds half-up
+    SELECT *, CAST(round(net * tax_rate, 2) AS DECIMAL(38,2)) AS tax FROM net
+)
+SELECT invoice_number, yr, seq, tenant_id, period_start, period_end, currency, exceeding_credits, price,
+    net, $2::DATE, $1, CAST($2::DATE + payment_days AS DATE), payment_days, customer_name, customer_address,
+    customer_tax_id, po_reference, tax_label, tax_rate, tax_note, tax, net + tax, issuer_name,
+    issuer_address, issuer_tax_id, issuer_bank
+FROM taxed;
 
 -- What the tenants' results were computed from, and their calendar.
 INSERT OR REPLACE INTO tenant_state

@@ -1,9 +1,10 @@
 -- notify_schema.sql: the persistent table of threshold notifications (BILLING.md section 6),
 -- created when missing. Run by pipeline/notify before it reads or writes the table.
--- Inputs: none. Outputs: notifications.
+-- Inputs: none. Outputs: notifications, notify_delivery.
 -- One row per (tenant, period, threshold), ever: a row is inserted the first time a run sees
 -- the crossing and its crossing facts never change afterwards; only the delivery columns
--- (status, attempts, last_error, last_attempt_at, sent_at, emails) are updated by delivery.
+-- (status, attempts, last_error, last_attempt_at, sent_at, emails, status_reason) are
+-- updated, by delivery and by the run that first enables it (status suppressed).
 CREATE TABLE IF NOT EXISTS notifications (
     tenant_id          VARCHAR NOT NULL,
     period_start       DATE NOT NULL,
@@ -29,5 +30,14 @@ CREATE TABLE IF NOT EXISTS notifications (
     last_error         VARCHAR,
     last_attempt_at    TIMESTAMPTZ,
     sent_at            TIMESTAMPTZ,
+    status_reason      VARCHAR,                -- why a notification is suppressed (never sent)
     PRIMARY KEY (tenant_id, period_start, threshold)
+);
+-- A warehouse from before status_reason gets the column (NULL: no reason).
+ALTER TABLE notifications ADD COLUMN IF NOT EXISTS status_reason VARCHAR;
+
+-- When e-mail delivery was first enabled (a run with an smtp: block): notifications of
+-- periods that were final by then are suppressed, not sent (notify_enable.sql). One row, ever.
+CREATE TABLE IF NOT EXISTS notify_delivery (
+    enabled_run INTEGER NOT NULL   -- the first run whose configuration had smtp:
 );

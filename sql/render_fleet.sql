@@ -15,12 +15,23 @@ COPY (
     FROM periods ORDER BY tenant_id, period_start
 ) TO '{{out}}/ledger/period_usage.csv' (FORMAT csv, HEADER);
 
+-- The register: its first eight columns as they always were, then (issue 12) the issue and
+-- due dates, the customer invoiced, the tax and the total, as captured at issue. Money is
+-- written with the currency's two places (15227.40, never 15227.4): amount (the net total,
+-- the sum of the lines), tax_amount, total_amount (net + tax); a price per credit with at
+-- least two (0.05, 1.00, 0.0125).
 COPY (
     SELECT cell(invoice_number) AS invoice_number, cell(tenant_id) AS tenant_id,
         strftime(period_start, '%Y-%m-%d') AS period_start,
         strftime(period_end, '%Y-%m-%d') AS period_end, cell(currency) AS currency,
-        fmt_dec(exceeding_credits) AS exceeding_credits, fmt_dec(price_per_credit) AS price_per_credit,
-        fmt_dec(amount) AS amount
+        fmt_dec(exceeding_credits) AS exceeding_credits,
+        CASE WHEN price_per_credit * 100 = trunc(price_per_credit * 100)
+             THEN CAST(CAST(price_per_credit AS DECIMAL(18,2)) AS VARCHAR)
+             ELSE fmt_dec(price_per_credit) END AS price_per_credit,
+        CAST(amount AS VARCHAR) AS amount,
+        strftime(issued_on, '%Y-%m-%d') AS issue_date, strftime(due_date, '%Y-%m-%d') AS due_date,
+        cell(customer_name) AS customer_name, CAST(tax_amount AS VARCHAR) AS tax_amount,
+        CAST(total_amount AS VARCHAR) AS total_amount
     FROM invoices ORDER BY year, seq
 ) TO '{{out}}/invoices/register.csv' (FORMAT csv, HEADER);
 

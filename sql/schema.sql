@@ -269,7 +269,26 @@ CREATE TABLE IF NOT EXISTS invoices (
     price_per_credit   DECIMAL(18,6) NOT NULL,
     amount             DECIMAL(38,2) NOT NULL,   -- the invoice total: the sum of its rounded lines
     issued_on          DATE NOT NULL,            -- the date (UTC) of the issuing run
-    issued_run         INTEGER NOT NULL
+    issued_run         INTEGER NOT NULL,
+    -- What the invoice shows besides its lines, captured from the configuration when it is
+    -- issued and never changed (BILLING.md section 7; issue 12). Money at 2 places, each
+    -- rounded half-up once: tax_amount = round(amount * tax_rate, 2), total_amount =
+    -- amount + tax_amount.
+    due_date           DATE NOT NULL,            -- issued_on + payment_days
+    payment_days       INTEGER NOT NULL,
+    customer_name      VARCHAR NOT NULL,         -- the legal name invoiced
+    customer_address   VARCHAR,
+    customer_tax_id    VARCHAR,
+    po_reference       VARCHAR,
+    tax_label          VARCHAR,                  -- NULL: no tax, or reverse charge (tax_note)
+    tax_rate           DECIMAL(9,6) NOT NULL,
+    tax_note           VARCHAR,                  -- the reverse-charge note
+    tax_amount         DECIMAL(38,2) NOT NULL,
+    total_amount       DECIMAL(38,2) NOT NULL,
+    issuer_name        VARCHAR,
+    issuer_address     VARCHAR,
+    issuer_tax_id      VARCHAR,
+    issuer_bank        VARCHAR                   -- "Label: value" lines, newline-separated
 );
 
 -- The lines of every issued invoice (BILLING.md section 7), as issued.

@@ -7,7 +7,8 @@
 -- Inputs: the staged Parquet files under {{stage}} (rows and scope of the run,
 -- configured.parquet); data.*; $1 and $2 the number and name of the run.
 -- Outputs: data.events, data.events_open, data.rated_events, data.rated_events_open,
--- data.period_usage, data.invoices, data.quarantine updated; meta.snapshot (run_seq $1,
+-- data.period_usage, data.invoices, data.quarantine, data.tenants, data.deposits,
+-- data.member_caps, data.notifications updated; meta.snapshot (run_seq $1,
 -- run_id $2, and data_run $1 when a row changed); temp snap_changed (tbl: the view,
 -- tenant_id): one row per row gone or come.
 
@@ -107,6 +108,38 @@ WHERE line_id IN (SELECT line_id FROM gone_quarantine WHERE line_id IS NOT NULL)
    OR (line_id IS NULL AND obj_no IN (SELECT obj_no FROM gone_quarantine WHERE line_id IS NULL));
 INSERT INTO data.quarantine SELECT * FROM new_quarantine ORDER BY object_key, line_no, line_id, obj_no;
 
+-- tenants, deposits, member_caps and notifications: small tables, compared whole (snapshot_rows.sql).
+CREATE OR REPLACE TEMP TABLE is_tenants AS SELECT * FROM read_parquet('{{stage}}/tenants.parquet');
+CREATE OR REPLACE TEMP TABLE gone_tenants AS SELECT * FROM data.tenants EXCEPT SELECT * FROM is_tenants;
+CREATE OR REPLACE TEMP TABLE new_tenants AS SELECT * FROM is_tenants EXCEPT SELECT * FROM data.tenants;
+DELETE FROM data.tenants WHERE tenant_id IN (SELECT tenant_id FROM gone_tenants);
+INSERT INTO data.tenants SELECT * FROM new_tenants ORDER BY tenant_id;
+
+CREATE OR REPLACE TEMP TABLE is_deposits AS SELECT * FROM read_parquet('{{stage}}/deposits.parquet');
+CREATE OR REPLACE TEMP TABLE gone_deposits AS SELECT * FROM data.deposits EXCEPT SELECT * FROM is_deposits;
+CREATE OR REPLACE TEMP TABLE new_deposits AS SELECT * FROM is_deposits EXCEPT SELECT * FROM data.deposits;
+DELETE FROM data.deposits
+WHERE EXISTS (SELECT 1 FROM gone_deposits g
+              WHERE g.tenant_id = deposits.tenant_id AND g.deposit_id = deposits.deposit_id);
+INSERT INTO data.deposits SELECT * FROM new_deposits ORDER BY tenant_id, deposited_at, deposit_id;
+
+CREATE OR REPLACE TEMP TABLE is_member_caps AS SELECT * FROM read_parquet('{{stage}}/member_caps.parquet');
+CREATE OR REPLACE TEMP TABLE gone_member_caps AS SELECT * FROM data.member_caps EXCEPT SELECT * FROM is_member_caps;
+CREATE OR REPLACE TEMP TABLE new_member_caps AS SELECT * FROM is_member_caps EXCEPT SELECT * FROM data.member_caps;
+DELETE FROM data.member_caps
+WHERE EXISTS (SELECT 1 FROM gone_member_caps g
+              WHERE g.tenant_id = member_caps.tenant_id AND g.user_id = member_caps.user_id);
+INSERT INTO data.member_caps SELECT * FROM new_member_caps ORDER BY tenant_id, user_id;
+
+CREATE OR REPLACE TEMP TABLE is_notifications AS SELECT * FROM read_parquet('{{stage}}/notifications.parquet');
+CREATE OR REPLACE TEMP TABLE gone_notifications AS SELECT * FROM data.notifications EXCEPT SELECT * FROM is_notifications;
+CREATE OR REPLACE TEMP TABLE new_notifications AS SELECT * FROM is_notifications EXCEPT SELECT * FROM data.notifications;
+DELETE FROM data.notifications
+WHERE EXISTS (SELECT 1 FROM gone_notifications g
+              WHERE g.tenant_id = notifications.tenant_id AND g.period_start = notifications.period_start
+                AND g.threshold = notifications.threshold);
+INSERT INTO data.notifications SELECT * FROM new_notifications ORDER BY tenant_id, period_start, threshold;
+
 -- What changed, by table and tenant: the Parquet files of these tenants are written again.
 CREATE OR REPLACE TEMP TABLE snap_changed AS
 SELECT 'events' AS tbl, tenant_id FROM gone_events
@@ -122,7 +155,15 @@ UNION ALL SELECT 'period_usage', tenant_id FROM new_periods
 UNION ALL SELECT 'invoices', tenant_id FROM gone_invoices
 UNION ALL SELECT 'invoices', tenant_id FROM new_invoices
 UNION ALL SELECT 'quarantine', tenant_id FROM gone_quarantine
-UNION ALL SELECT 'quarantine', tenant_id FROM new_quarantine;
+UNION ALL SELECT 'quarantine', tenant_id FROM new_quarantine
+UNION ALL SELECT 'tenants', tenant_id FROM gone_tenants
+UNION ALL SELECT 'tenants', tenant_id FROM new_tenants
+UNION ALL SELECT 'deposits', tenant_id FROM gone_deposits
+UNION ALL SELECT 'deposits', tenant_id FROM new_deposits
+UNION ALL SELECT 'member_caps', tenant_id FROM gone_member_caps
+UNION ALL SELECT 'member_caps', tenant_id FROM new_member_caps
+UNION ALL SELECT 'notifications', tenant_id FROM gone_notifications
+UNION ALL SELECT 'notifications', tenant_id FROM new_notifications;
 
 UPDATE meta.snapshot SET run_seq = $1, run_id = $2,
     data_run = CASE WHEN EXISTS (SELECT 1 FROM snap_changed) THEN $1 ELSE data_run END;

@@ -9,8 +9,10 @@
 -- data.events_open (lines of the working set), data.rated_events (events of final periods)
 -- and data.rated_events_open (accepted events of open periods), data.period_usage,
 -- data.invoices, data.quarantine: the documented columns, then their keys line_id and
--- obj_no. The documented views events, rated_events, period_usage, invoices, quarantine
--- over them (without the keys); meta.snapshot (layout, run_seq, run_id, data_run).
+-- obj_no; data.tenants, data.deposits, data.member_caps, data.notifications. The documented
+-- views events, rated_events, period_usage, invoices, quarantine, tenants, deposits,
+-- member_caps, notifications over them (without the keys); meta.snapshot (layout, run_seq,
+-- run_id, data_run).
 -- No personal data: users appear by user_id only.
 -- The connection has one thread: rows keep the staged files' order.
 CREATE SCHEMA data;
@@ -22,6 +24,10 @@ CREATE TABLE data.rated_events_open AS SELECT * FROM read_parquet('{{stage}}/rat
 CREATE TABLE data.period_usage AS SELECT * FROM read_parquet('{{stage}}/period_usage.parquet');
 CREATE TABLE data.invoices AS SELECT * FROM read_parquet('{{stage}}/invoices.parquet');
 CREATE TABLE data.quarantine AS SELECT * FROM read_parquet('{{stage}}/quarantine.parquet');
+CREATE TABLE data.tenants AS SELECT * FROM read_parquet('{{stage}}/tenants.parquet');
+CREATE TABLE data.deposits AS SELECT * FROM read_parquet('{{stage}}/deposits.parquet');
+CREATE TABLE data.member_caps AS SELECT * FROM read_parquet('{{stage}}/member_caps.parquet');
+CREATE TABLE data.notifications AS SELECT * FROM read_parquet('{{stage}}/notifications.parquet');
 
 CREATE VIEW events AS
 SELECT * EXCLUDE (line_id) FROM data.events
@@ -37,10 +43,22 @@ CREATE VIEW period_usage AS SELECT * FROM data.period_usage;
 COMMENT ON VIEW period_usage IS 'One row per tenant and billing period, as ledger/period_usage.csv but typed: dates, DECIMAL credits; status open or final; rated_credits is every credit rated in the period.';
 
 CREATE VIEW invoices AS SELECT * FROM data.invoices;
-COMMENT ON VIEW invoices IS 'Every issued invoice (invoices/register.csv), with year and gap-free sequence, issue date.';
+COMMENT ON VIEW invoices IS 'Every issued invoice (invoices/register.csv), with year and gap-free sequence, issue and due dates, the customer invoiced, amount (net: the sum of the lines), tax label, rate and amount, and total_amount (net + tax).';
 
 CREATE VIEW quarantine AS SELECT * EXCLUDE (line_id, obj_no) FROM data.quarantine;
 COMMENT ON VIEW quarantine IS 'Every quarantined line: object key, line number, reason and field, and the parsed identifiers when they could be read. The raw text stays in quarantine/{run_id}.jsonl.';
+
+CREATE VIEW tenants AS SELECT * FROM data.tenants;
+COMMENT ON VIEW tenants IS 'The configured tenants as of the latest run: name, currency, time zone, billing calendar (period, anchor_day, service_start, service_end), credits plan, overage policy and price per credit (NULL under block), rate card, payment terms in days.';
+
+CREATE VIEW deposits AS SELECT * FROM data.deposits;
+COMMENT ON VIEW deposits IS 'Credits-bank deposits as configured in the latest run: tenant, deposit id, credits, the instant from which they fund events (deposited_at).';
+
+CREATE VIEW member_caps AS SELECT * FROM data.member_caps;
+COMMENT ON VIEW member_caps IS 'Member caps as configured in the latest run: the credits funded for one user_id over the whole contract at most (0 blocks the member).';
+
+CREATE VIEW notifications AS SELECT * FROM data.notifications;
+COMMENT ON VIEW notifications IS 'Every threshold notification (notifications/outbox.jsonl without recipients): crossing, figures, delivery status (pending, sent, failed, suppressed) and status_reason.';
 
 CREATE SCHEMA meta;
 CREATE TABLE meta.snapshot (

@@ -39,5 +39,25 @@ SELECT tbl FROM (
         (SELECT string_agg(column_name || ' ' || column_type, ', ') FROM (DESCRIBE data.quarantine)) AS snap,
         (SELECT string_agg(column_name || ' ' || column_type, ', ')
          FROM (DESCRIBE SELECT * FROM read_parquet('{{stage}}/quarantine.parquet'))) AS staged
+    UNION ALL
+    SELECT 'tenants' AS tbl,
+        (SELECT string_agg(column_name || ' ' || column_type, ', ') FROM (DESCRIBE data.tenants)) AS snap,
+        (SELECT string_agg(column_name || ' ' || column_type, ', ')
+         FROM (DESCRIBE SELECT * FROM read_parquet('{{stage}}/tenants.parquet'))) AS staged
+    UNION ALL
+    SELECT 'deposits' AS tbl,
+        (SELECT string_agg(column_name || ' ' || column_type, ', ') FROM (DESCRIBE data.deposits)) AS snap,
+        (SELECT string_agg(column_name || ' ' || column_type, ', ')
+         FROM (DESCRIBE SELECT * FROM read_parquet('{{stage}}/deposits.parquet'))) AS staged
+    UNION ALL
+    SELECT 'member_caps' AS tbl,
+        (SELECT string_agg(column_name || ' ' || column_type, ', ') FROM (DESCRIBE data.member_caps)) AS snap,
+        (SELECT string_agg(column_name || ' ' || column_type, ', ')
+         FROM (DESCRIBE SELECT * FROM read_parquet('{{stage}}/member_caps.parquet'))) AS staged
+    UNION ALL
+    SELECT 'notifications' AS tbl,
+        (SELECT string_agg(column_name || ' ' || column_type, ', ') FROM (DESCRIBE data.notifications)) AS snap,
+        (SELECT string_agg(column_name || ' ' || column_type, ', ')
+         FROM (DESCRIBE SELECT * FROM read_parquet('{{stage}}/notifications.parquet'))) AS staged
 )
 WHERE snap IS DISTINCT FROM staged;

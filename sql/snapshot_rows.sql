@@ -6,7 +6,9 @@
 -- duplicates, lines quarantined at loading, events of final periods; they change only when
 -- loading moves or removes them) and open (the working set, pending: validated again and
 -- funded again by the runs; read from its own copy of the fields, never from lines).
--- Inputs: lines, objects, pending, frozen_events, periods, invoices; the scope tables
+-- Inputs: lines, objects, pending, frozen_events, periods, invoices, and the views
+-- snap_src_tenants, snap_src_deposits, snap_src_member_caps, snap_src_notifications
+-- (snapshot_sources.sql); the scope tables
 -- snap_scope_lines (line_id: every line in scope), snap_scope_moved (line_id: lines that
 -- loading moved, which may leave the settled part), snap_scope_objects (obj_no),
 -- snap_scope_tenants (tenant_id), snap_scope_invoices (invoice_number); the variable
@@ -14,7 +16,8 @@
 -- change).
 -- Outputs (temp): the table snap_scope_settled (the lines in scope for the settled part);
 -- the views snap_events_settled, snap_events_open, snap_rated_final, snap_rated_open,
--- snap_periods, snap_invoices, snap_quarantine: the columns of the documented views (README,
+-- snap_periods, snap_invoices, snap_quarantine, snap_tenants, snap_deposits,
+-- snap_member_caps, snap_notifications: the columns of the documented views (README,
 -- "The analysts' snapshot"), then their keys in the snapshot: line_id (events, rated,
 -- quarantine), obj_no (quarantine: an unreadable object has no line).
 -- Personal data (username, first_name, last_name) and raw line text are never selected.
@@ -85,9 +88,12 @@ SELECT tenant_id, period_start, period_end, status, credits_plan, plan_used, ban
     bank_remaining, exceeding_credits, blocked_credits, allowance_units_used, events, rated_credits
 FROM periods SEMI JOIN snap_scope_tenants s ON s.tenant_id = periods.tenant_id;
 
+-- invoices: the register's columns (amount is the net; issue 12 added the due date, the
+-- customer invoiced, the tax and the total), typed
 CREATE OR REPLACE TEMP VIEW snap_invoices AS
 SELECT invoice_number, year, seq, tenant_id, period_start, period_end, currency,
-    exceeding_credits, price_per_credit, amount, issued_on
+    exceeding_credits, price_per_credit, amount, issued_on, due_date, customer_name, tax_label,
+    tax_rate, tax_amount, total_amount
 FROM invoices SEMI JOIN snap_scope_invoices s ON s.invoice_number = invoices.invoice_number;
 
 -- Quarantined lines (at loading, or by validation in the working set) and unreadable objects.
@@ -107,3 +113,24 @@ UNION ALL
 SELECT o.key, NULL, o.reason, NULL, NULL, NULL, NULL, NULL, NULL, NULL, o.obj_no
 FROM objects o SEMI JOIN snap_scope_objects s ON s.obj_no = o.obj_no
 WHERE o.status = 'unreadable';
+
+-- The configuration of the latest run and the notifications (issue 12): small tables (a few
+-- rows per tenant and period), in scope whole on every run: each run compares them all.
+-- No personal data: members by user_id; notifications without their recipients (emails).
+CREATE OR REPLACE TEMP VIEW snap_tenants AS
+SELECT tenant_id, tenant_name, currency, timezone, period, anchor_day, service_start, service_end,
+    credits_plan, policy, price_per_credit, rate_card, payment_days
+FROM snap_src_tenants;
+
+CREATE OR REPLACE TEMP VIEW snap_deposits AS
+SELECT tenant_id, deposit_id, credits, deposited_at FROM snap_src_deposits;
+
+CREATE OR REPLACE TEMP VIEW snap_member_caps AS
+SELECT tenant_id, user_id, cap FROM snap_src_member_caps;
+
+CREATE OR REPLACE TEMP VIEW snap_notifications AS
+SELECT tenant_id, period_start, period_end, threshold, crossed_at, event_id, credits_plan,
+    bank_at_start, deposits_in_period, credits_limit, credits_used, credits_left, utilization,
+    policy, price_per_credit, currency, status, status_reason, attempts, last_error,
+    last_attempt_at, sent_at, recorded_run
+FROM snap_src_notifications;

@@ -11,6 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/shopspring/decimal"
 
 	"github.com/creditmeter/creditmeter/pipeline/documents"
 	"github.com/creditmeter/creditmeter/pipeline/objstore"
@@ -28,6 +32,7 @@ func cmdInvoices(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	cfgPath := fs.String("config", "", "configuration file (YAML)")
 	output := fs.String("output", "", "output location: directory or s3://bucket/prefix (overrides the configuration)")
 	period := fs.String("period", "", "only invoices whose billing period starts in this month (YYYY-MM)")
+	issued := fs.String("issued", "", "only invoices issued in this month (YYYY-MM)")
 	tenant := fs.String("tenant", "", "only this tenant's invoices")
 	out := fs.String("out", "", "directory to write the invoices into")
 	format := fs.String("format", "both", "xlsx, csv or both")
@@ -44,6 +49,9 @@ func cmdInvoices(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	if *period != "" && !periodFlagRe.MatchString(*period) {
 		return exitCode(stderr, usageError{fmt.Errorf("parse --period %q: want YYYY-MM", *period)})
+	}
+	if *issued != "" && !periodFlagRe.MatchString(*issued) {
+		return exitCode(stderr, usageError{fmt.Errorf("parse --issued %q: want YYYY-MM", *issued)})
 	}
 	var exts []string
 	switch *format {
@@ -73,12 +81,110 @@ func cmdInvoices(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if err != nil {
 		return exitCode(stderr, err)
 	}
-	n, err := pullInvoices(ctx, store, *out, *period, *tenant, exts)
+	pulled, err := pullInvoices(ctx, store, *out, filter{period: *period, issued: *issued, tenant: *tenant}, exts)
 	if err != nil {
 		return exitCode(stderr, err)
 	}
-	fmt.Fprintf(stdout, "%d invoices from %s written to %s\n", n, store.String(), *out)
+	fmt.Fprintf(stdout, "%d invoices from %s written to %s\n", pulled.n, store.String(), *out)
+	for _, t := range pulled.totals {
+		fmt.Fprintln(stdout, t)
+	}
 	return exitOK
+}
+
+// filter selects the register's invoices: by the month the billing period starts in, the
+// month of issue, the tenant ("" for any).
+type filter struct{ period, issued, tenant string }
+
+// pulled is what a pull wrote: the number of invoices and, per currency, their sums.
+type pulled struct {
+	n      int
+	totals []string
+}
+
+// currencyTotals sums the selected invoices per currency: "EUR: 2 invoices, net 3,878.47,
+// tax 387.85, total 4,266.32" (net only for a register without tax columns). The register's
+// amounts are exact decimals, summed as such.
+func currencyTotals(col map[string]int, rows [][]string) ([]string, error) {
+	type sums struct {
+		n               int
+		net, tax, total decimal.Decimal
+	}
+	by := map[string]*sums{}
+	var order []string
+	_, hasTax := col["tax_amount"]
+	_, hasTotal := col["total_amount"]
+	cell := func(r []string, name string) (decimal.Decimal, error) {
+		i, ok := col[name]
+		if !ok || i >= len(r) {
+			return decimal.Zero, fmt.Errorf("invoices: register row %s has no %s", r[col["invoice_number"]], name)
+		}
+		d, err := decimal.NewFromString(r[i])
+		if err != nil {
+			return decimal.Zero, fmt.Errorf("invoices: register row %s: %s %q is not a number", r[col["invoice_number"]], name, r[i])
+		}
+		return d, nil
+	}
+	for _, r := range rows {
+		cur := ""
+		if i, ok := col["currency"]; ok && i < len(r) {
+			cur = r[i]
+		}
+		s := by[cur]
+		if s == nil {
+			s = &sums{}
+			by[cur] = s
+			order = append(order, cur)
+		}
+		s.n++
+		net, err := cell(r, "amount")
+		if err != nil {
+			return nil, err
+		}
+		s.net = s.net.Add(net)
+		if hasTax && hasTotal {
+			tax, err := cell(r, "tax_amount")
+			if err != nil {
+				return nil, err
+			}
+			total, err := cell(r, "total_amount")
+			if err != nil {
+				return nil, err
+			}
+			s.tax, s.total = s.tax.Add(tax), s.total.Add(total)
+		}
+	}
+	sort.Strings(order)
+	var out []string
+	for _, cur := range order {
+		s := by[cur]
+		line := fmt.Sprintf("%s: %d invoices, net %s", cur, s.n, groupedMoney(s.net))
+		if hasTax && hasTotal {
+			line += fmt.Sprintf(", tax %s, total %s", groupedMoney(s.tax), groupedMoney(s.total))
+		}
+		out = append(out, line)
+	}
+	return out, nil
+}
+
+// groupedMoney writes an amount with two places and thousands separators.
+func groupedMoney(d decimal.Decimal) string {
+	s := d.StringFixed(2)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	whole, frac, _ := strings.Cut(s, ".")
+	var b strings.Builder
+	for i, c := range whole {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	out := b.String() + "." + frac
+	if neg {
+		out = "-" + out
+	}
+	return out
 }
 
 // invoiceNumberRe is the form of an invoice number (BILLING.md section 7): the register's
@@ -97,24 +203,33 @@ const (
 // an invoice number that is not INV-YYYY-NNNNNN is refused whole, naming its line: the
 // numbers are file names here, and a tampered one ("../../x") would read outside the store
 // and write outside dir.
-func pullInvoices(ctx context.Context, store objstore.Store, dir, period, tenant string, exts []string) (int, error) {
+//
+// The register is read by column name (FORMATS.md: columns are only ever added at the end),
+// so a register of any version is pulled as it is; --issued needs its issue_date column.
+func pullInvoices(ctx context.Context, store objstore.Store, dir string, f filter, exts []string) (pulled, error) {
+	n, totals, err := pullRegister(ctx, store, dir, f, exts)
+	return pulled{n: n, totals: totals}, err
+}
+
+func pullRegister(ctx context.Context, store objstore.Store, dir string, f filter, exts []string) (int, []string, error) {
 	const regKey = "invoices/register.csv"
+	period, tenant := f.period, f.tenant
 	rc, err := store.Get(ctx, regKey)
 	if err != nil {
 		if errors.Is(err, objstore.ErrNotFound) {
-			return 0, fmt.Errorf("invoices: no %s in %s: has a run published there?", regKey, store)
+			return 0, nil, fmt.Errorf("invoices: no %s in %s: has a run published there?", regKey, store)
 		}
-		return 0, err
+		return 0, nil, err
 	}
 	defer rc.Close()
 	lr := &limitedReader{r: rc, limit: maxRegisterBytes}
 	cr := csv.NewReader(lr)
 	header, err := cr.Read()
 	if err == io.EOF {
-		return 0, fmt.Errorf("invoices: %s is empty", regKey)
+		return 0, nil, fmt.Errorf("invoices: %s is empty", regKey)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("invoices: read %s: %w", regKey, err)
+		return 0, nil, fmt.Errorf("invoices: read %s: %w", regKey, err)
 	}
 	col := map[string]int{}
 	for i, h := range header {
@@ -122,8 +237,11 @@ func pullInvoices(ctx context.Context, store objstore.Store, dir, period, tenant
 	}
 	for _, h := range []string{"invoice_number", "tenant_id", "period_start"} {
 		if _, ok := col[h]; !ok {
-			return 0, fmt.Errorf("invoices: %s has no column %s", regKey, h)
+			return 0, nil, fmt.Errorf("invoices: %s has no column %s", regKey, h)
 		}
+	}
+	if _, ok := col["issue_date"]; f.issued != "" && !ok {
+		return 0, nil, fmt.Errorf("invoices: %s has no column issue_date (written by an earlier creditmeter): --issued cannot select", regKey)
 	}
 	keep := [][]string{header}
 	for {
@@ -132,11 +250,11 @@ func pullInvoices(ctx context.Context, store objstore.Store, dir, period, tenant
 			break
 		}
 		if err != nil {
-			return 0, fmt.Errorf("invoices: read %s: %w", regKey, err)
+			return 0, nil, fmt.Errorf("invoices: read %s: %w", regKey, err)
 		}
 		if num := r[col["invoice_number"]]; !invoiceNumberRe.MatchString(num) {
 			line, _ := cr.FieldPos(col["invoice_number"])
-			return 0, fmt.Errorf("invoices: %s line %d: invoice number %q is not of the form INV-YYYY-NNNNNN: refusing the register", regKey, line, num)
+			return 0, nil, fmt.Errorf("invoices: %s line %d: invoice number %q is not of the form INV-YYYY-NNNNNN: refusing the register", regKey, line, num)
 		}
 		if tenant != "" && r[col["tenant_id"]] != tenant {
 			continue
@@ -144,29 +262,36 @@ func pullInvoices(ctx context.Context, store objstore.Store, dir, period, tenant
 		if period != "" && (len(r[col["period_start"]]) < 7 || r[col["period_start"]][:7] != period) {
 			continue
 		}
+		if i := col["issue_date"]; f.issued != "" && (i >= len(r) || len(r[i]) < 7 || r[i][:7] != f.issued) {
+			continue
+		}
 		keep = append(keep, r)
 	}
+	totals, err := currencyTotals(col, keep[1:])
+	if err != nil {
+		return 0, nil, err
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return 0, fmt.Errorf("invoices: %w", err)
+		return 0, nil, fmt.Errorf("invoices: %w", err)
 	}
 	for _, r := range keep[1:] {
 		num := r[col["invoice_number"]]
 		for _, ext := range exts {
 			key := documents.InvoiceKey(num, ext)
 			if err := copyDocument(ctx, store, key, dir, num+"."+ext); err != nil {
-				return 0, fmt.Errorf("invoices: %s: %w", key, err)
+				return 0, nil, fmt.Errorf("invoices: %s: %w", key, err)
 			}
 		}
 	}
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
 	if err := w.WriteAll(keep); err != nil {
-		return 0, fmt.Errorf("invoices: write register: %w", err)
+		return 0, nil, fmt.Errorf("invoices: write register: %w", err)
 	}
 	if err := writeFileAtomic(dir, "register.csv", bytes.NewReader(buf.Bytes())); err != nil {
-		return 0, fmt.Errorf("invoices: %w", err)
+		return 0, nil, fmt.Errorf("invoices: %w", err)
 	}
-	return len(keep) - 1, nil
+	return len(keep) - 1, totals, nil
 }
 
 // copyDocument streams an object into dir/name, refusing one larger than maxDocumentBytes.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,8 +22,11 @@ func queryWarehouse(t *testing.T) string {
 	}
 	for _, stmt := range []string{
 		`INSERT INTO runs VALUES (1, '20260310T120000Z-000001', TIMESTAMPTZ '2026-03-10 12:00:00+00', TIMESTAMPTZ '2026-03-10 12:00:00+00', 'succeeded')`,
-		`INSERT INTO invoices VALUES ('INV-2026-000001', 2026, 1, 'acme', DATE '2026-01-01', DATE '2026-02-01',
-			'EUR', 25.5, 0.05, 1.28, DATE '2026-03-10', 1)`,
+		`INSERT INTO invoices (invoice_number, year, seq, tenant_id, period_start, period_end, currency,
+			exceeding_credits, price_per_credit, amount, issued_on, issued_run, due_date, payment_days,
+			customer_name, tax_rate, tax_amount, total_amount)
+			VALUES ('INV-2026-000001', 2026, 1, 'acme', DATE '2026-01-01', DATE '2026-02-01',
+			'EUR', 25.5, 0.05, 1.28, DATE '2026-03-10', 1, DATE '2026-04-09', 30, 'Acme', 0, 0, 1.28)`,
 	} {
 		if _, err := db.Exec(stmt); err != nil {
 			t.Fatal(err)
@@ -120,5 +124,108 @@ func TestQueryRefusesWrites(t *testing.T) {
 	}
 	if code, _, _ := runCmd("query", "--warehouse", filepath.Join(t.TempDir(), "missing.duckdb"), "SELECT 1"); code != exitFailed {
 		t.Errorf("missing warehouse: exit %d, want %d", code, exitFailed)
+	}
+}
+
+// TestQueryPrintsJSON (issue 12): JSON values printed as JSON, exactly (a number past 2^53
+// too), and lists, structs and maps as JSON; a query the rewrite cannot take (two
+// statements) still prints JSON.
+func TestQueryPrintsJSON(t *testing.T) {
+	wh := queryWarehouse(t)
+	q := `SELECT '{"n": 12345678901234567890, "s": "a\"b", "l": [1, 2.50]}'::JSON AS j, [1, 2] AS l,
+		{'x': 1.5::DECIMAL(4,2), 'd': DATE '2026-01-01'} AS s, MAP {'k': 2} AS m, NULL::JSON AS nothing,
+		'"text"'::JSON AS js -- a trailing comment;
+		;`
+	code, out, errOut := runCmd("query", "--warehouse", wh, q)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	want := "j,l,s,m,nothing,js\n" +
+		`"{""n"": 12345678901234567890, ""s"": ""a\""b"", ""l"": [1, 2.50]}","[1,2]","{""d"":""2026-01-01T00:00:00Z"",""x"":1.5}","{""k"":2}",,"""text"""` + "\n"
+	if out != want {
+		t.Errorf("csv:\n%s\nwant\n%s", out, want)
+	}
+	// statements the rewrite cannot take: the decoded value is encoded again
+	code, out, errOut = runCmd("query", "--warehouse", wh, `SELECT 1; SELECT '{"a": [1, "x"]}'::JSON AS j`)
+	if code != exitOK || out != "j\n\"{\"\"a\"\":[1,\"\"x\"\"]}\"\n" {
+		t.Errorf("exit %d: %q %s", code, out, errOut)
+	}
+}
+
+// TestQueryReadsSnapshotParquet (issue 12): on the analysts' snapshot, a query reads the
+// snapshot's Parquet files (analytics/parquet/ beside it), by an absolute or a relative
+// path, and no other file: not one reached with .., not another directory, not on a
+// warehouse.
+func TestQueryReadsSnapshotParquet(t *testing.T) {
+	root := t.TempDir()
+	analytics := filepath.Join(root, "out", "analytics")
+	snap := filepath.Join(analytics, "warehouse.duckdb")
+	part := filepath.Join(analytics, "parquet", "invoices", "tenant_id=acme")
+	if err := os.MkdirAll(part, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	secret := filepath.Join(root, "secret.parquet")
+	db, err := sql.Open("duckdb", snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{
+		"CREATE SCHEMA meta", "CREATE TABLE meta.snapshot (layout INTEGER)", "CREATE VIEW v AS SELECT 1 AS one",
+		"COPY (SELECT 'INV-2026-000001' AS invoice_number, 1.25::DECIMAL(38,2) AS amount) TO " + warehouse.Literal(filepath.Join(part, "part0.parquet")) + " (FORMAT parquet)",
+		"COPY (SELECT 'secret' AS s) TO " + warehouse.Literal(secret) + " (FORMAT parquet)",
+	} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	glob := filepath.ToSlash(filepath.Join(analytics, "parquet", "invoices", "*", "*.parquet"))
+	code, out, errOut := runCmd("query", "--warehouse", snap,
+		"SELECT tenant_id, invoice_number, amount FROM read_parquet('"+glob+"', hive_partitioning = true)")
+	if code != exitOK || out != "tenant_id,invoice_number,amount\nacme,INV-2026-000001,1.25\n" {
+		t.Errorf("snapshot Parquet: exit %d %q %s", code, out, errOut)
+	}
+	for _, q := range []string{"DESCRIBE v", "SHOW TABLES", "SUMMARIZE v", "SELECT * FROM v"} {
+		if code, _, errOut := runCmd("query", "--warehouse", snap, q); code != exitOK {
+			t.Errorf("%s on the snapshot: exit %d %s", q, code, errOut)
+		}
+	}
+	t.Chdir(filepath.Join(root, "out"))
+	code, out, errOut = runCmd("query", "--warehouse", filepath.Join("analytics", "warehouse.duckdb"),
+		"SELECT count(*) AS n FROM 'analytics/parquet/invoices/*/*.parquet'")
+	if code != exitOK || out != "n\n1\n" {
+		t.Errorf("relative path: exit %d %q %s", code, out, errOut)
+	}
+	for _, q := range []string{
+		"SELECT * FROM read_parquet(" + warehouse.Literal(secret) + ")",
+		"SELECT * FROM read_parquet(" + warehouse.Literal(filepath.Join(analytics, "parquet", "..", "..", "..", "secret.parquet")) + ")",
+		"SELECT * FROM read_csv('/etc/passwd')",
+		"SET allowed_directories = ['/']",
+		"COPY (SELECT 1 AS x) TO " + warehouse.Literal(filepath.Join(analytics, "parquet", "written.csv")),
+		"COPY (SELECT 1 AS x) TO " + warehouse.Literal(filepath.Join(analytics, "parquet", "written.parquet")) + " (FORMAT parquet)",
+		"SELECT 1; COPY (SELECT 1 AS x) TO " + warehouse.Literal(filepath.Join(analytics, "parquet", "written.csv")),
+		"EXPLAIN ANALYZE COPY (SELECT 1 AS x) TO " + warehouse.Literal(filepath.Join(analytics, "parquet", "written.csv")),
+		"EXPORT DATABASE " + warehouse.Literal(filepath.Join(analytics, "parquet", "export")),
+	} {
+		if code, out, _ := runCmd("query", "--warehouse", snap, q); code != exitFailed || strings.Contains(out, "secret") {
+			t.Errorf("%s: exit %d %q, want refused", q, code, out)
+		}
+	}
+	for _, f := range []string{"written.csv", "written.parquet"} {
+		if _, err := os.Stat(filepath.Join(analytics, "parquet", f)); err == nil {
+			t.Errorf("a query wrote %s into the snapshot's Parquet directory", f)
+		}
+	}
+	// a warehouse reads no file, not even Parquet under a parquet/ directory beside it
+	wh := queryWarehouse(t)
+	other := filepath.Join(filepath.Dir(wh), "parquet")
+	if err := os.MkdirAll(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, filepath.Join(part, "part0.parquet"), filepath.Join(other, "x.parquet"))
+	if code, _, _ := runCmd("query", "--warehouse", wh, "SELECT * FROM read_parquet("+warehouse.Literal(filepath.Join(other, "x.parquet"))+")"); code != exitFailed {
+		t.Errorf("a warehouse read a Parquet file: exit %d", code)
 	}
 }

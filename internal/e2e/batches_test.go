@@ -32,9 +32,10 @@ import (
 //     one that precedes it in the numbering order of its year (period_end date, tenant_id)
 //     is still open;
 //   - an invoice issued by an earlier run is dated that run's day (section 7: rendered once,
-//     when issued): its documents must equal the reference's but for the issue date, which
-//     must be the day of the run that finalized the period. Invoices issued by the last run
-//     are compared byte for byte.
+//     when issued): its documents and its register row must equal the reference's but for
+//     the issue date, which must be the day of the run that finalized the period, and the
+//     due date, which moves with it. Invoices issued by the last run are compared byte for
+//     byte.
 //
 // Batches are cut in key order rather than by the earliest event time an object holds: the
 // first of conflicting duplicates is the first by key (section 2), which the order of
@@ -161,6 +162,12 @@ func batchesProperty(t *testing.T, c *cli, seed uint64, events int) {
 	checkInvoices(t, "batched", spec.Output)
 	n := compareOutputs(t, fmt.Sprintf("seed %d batched", seed), ref.Output, spec.Output, batchCompared,
 		func(key, refPath, gotPath string) bool {
+			if key == "invoices/register.csv" { // issue and due dates of the invoices issued earlier differ
+				for _, p := range sameRegisterButIssueDates(refPath, gotPath, refIssued, issued) {
+					t.Errorf("seed %d batched: %s: %s", seed, key, p)
+				}
+				return true
+			}
 			m := invoiceDocument.FindStringSubmatch(key)
 			if m == nil {
 				return false

@@ -313,11 +313,84 @@ func excelSerial(day time.Time) int {
 	return int(day.Sub(epoch).Hours() / 24)
 }
 
-// maskIssueDate replaces an invoice's issue date in the text of a document: the ISO date
-// (CSV, document properties) and its Excel serial number as a cell value.
-func maskIssueDate(data []byte, issued time.Time) []byte {
-	data = bytes.ReplaceAll(data, []byte(issued.Format(time.DateOnly)), []byte("ISSUE-DATE"))
-	return bytes.ReplaceAll(data, []byte(fmt.Sprintf("<v>%d</v>", excelSerial(issued))), []byte("<v>ISSUE-DATE</v>"))
+// maskIssueDate replaces an invoice's issue date, and its due date (the issue date plus
+// the payment terms: it moves with it), in the text of a document: the ISO date (CSV,
+// document properties), its Excel serial number as a cell value, and the date as the
+// invoice writes it for people ("10 Mar 2026"). A zero due date is left alone.
+func maskIssueDate(data []byte, issued, due time.Time) []byte {
+	for _, d := range []struct {
+		day  time.Time
+		mask string
+	}{{issued, "ISSUE-DATE"}, {due, "DUE-DATE"}} {
+		if d.day.IsZero() {
+			continue
+		}
+		data = bytes.ReplaceAll(data, []byte(d.day.Format(time.DateOnly)), []byte(d.mask))
+		data = bytes.ReplaceAll(data, []byte(fmt.Sprintf("<v>%d</v>", excelSerial(d.day))), []byte("<v>"+d.mask+"</v>"))
+		data = bytes.ReplaceAll(data, []byte(d.day.Format("2 Jan 2006")), []byte(d.mask))
+	}
+	return data
+}
+
+// dueDate reads an invoice's due date from its CSV document (the sibling of an XLSX one);
+// zero when it has none (an invoice from before due dates).
+func dueDate(docPath string) time.Time {
+	b, err := os.ReadFile(strings.TrimSuffix(docPath, filepath.Ext(docPath)) + ".csv")
+	if err != nil {
+		return time.Time{}
+	}
+	recs := csvRecordsOf(b)
+	if len(recs) < 2 {
+		return time.Time{}
+	}
+	for i, h := range recs[0] {
+		if h == "due_date" && i < len(recs[1]) {
+			d, _ := time.Parse(time.DateOnly, recs[1][i])
+			return d
+		}
+	}
+	return time.Time{}
+}
+
+// sameRegisterButIssueDates compares two invoice registers whose invoices were issued on
+// different days: equal once the issue_date and due_date of the invoices issued earlier
+// (issued: their day, by number) are masked, each being the day of the run that issued it
+// and its due date as many days after it as the reference's.
+func sameRegisterButIssueDates(refPath, gotPath string, refIssued time.Time, issued map[string]time.Time) []string {
+	a, errA := os.ReadFile(refPath)
+	b, errB := os.ReadFile(gotPath)
+	if errA != nil || errB != nil {
+		return []string{fmt.Sprintf("read: %v / %v", errA, errB)}
+	}
+	ra, rb := csvRecordsOf(a), csvRecordsOf(b)
+	if len(ra) != len(rb) || !slices.Equal(ra[0], rb[0]) {
+		return []string{"the registers differ in rows or columns:\n" + describeDiff(refPath, gotPath)}
+	}
+	col := map[string]int{}
+	for i, h := range ra[0] {
+		col[h] = i
+	}
+	iIss, okIss := col["issue_date"]
+	iDue, okDue := col["due_date"]
+	var problems []string
+	for r := 1; r < len(ra); r++ {
+		x, y := slices.Clone(ra[r]), slices.Clone(rb[r])
+		if day, ok := issued[x[0]]; ok && okIss && okDue && !day.Equal(refIssued) && len(x) == len(y) {
+			refIss, _ := time.Parse(time.DateOnly, x[iIss])
+			refDue, _ := time.Parse(time.DateOnly, x[iDue])
+			if y[iIss] != day.Format(time.DateOnly) {
+				problems = append(problems, fmt.Sprintf("%s: issue_date %s, want %s (the day of the run that issued it)", x[0], y[iIss], day.Format(time.DateOnly)))
+			}
+			if want := day.Add(refDue.Sub(refIss)).Format(time.DateOnly); y[iDue] != want {
+				problems = append(problems, fmt.Sprintf("%s: due_date %s, want %s", x[0], y[iDue], want))
+			}
+			x[iIss], x[iDue], y[iIss], y[iDue] = "", "", "", ""
+		}
+		if !slices.Equal(x, y) {
+			problems = append(problems, fmt.Sprintf("row %d differs beyond the issue dates: %v / %v", r, ra[r], rb[r]))
+		}
+	}
+	return problems
 }
 
 // sameInvoiceButIssueDate compares two renderings of one invoice that were issued on
@@ -326,6 +399,11 @@ func maskIssueDate(data []byte, issued time.Time) []byte {
 // invoice_date column being the expected day. It reports the differences.
 func sameInvoiceButIssueDate(refPath, gotPath string, refIssued, gotIssued time.Time) []string {
 	var problems []string
+	refDue, gotDue := dueDate(refPath), dueDate(gotPath)
+	if !refDue.IsZero() && !gotDue.Equal(gotIssued.Add(refDue.Sub(refIssued))) {
+		problems = append(problems, fmt.Sprintf("due date %s, want %s (as many days after the issue date as the reference's)",
+			gotDue.Format(time.DateOnly), gotIssued.Add(refDue.Sub(refIssued)).Format(time.DateOnly)))
+	}
 	if strings.HasSuffix(refPath, ".csv") {
 		a, errA := os.ReadFile(refPath)
 		b, errB := os.ReadFile(gotPath)
@@ -338,7 +416,7 @@ func sameInvoiceButIssueDate(refPath, gotPath string, refIssued, gotIssued time.
 				break
 			}
 		}
-		if !bytes.Equal(maskIssueDate(a, refIssued), maskIssueDate(b, gotIssued)) {
+		if !bytes.Equal(maskIssueDate(a, refIssued, refDue), maskIssueDate(b, gotIssued, gotDue)) {
 			problems = append(problems, "differs beyond the issue date:\n"+describeDiff(refPath, gotPath))
 		}
 		return problems
@@ -355,7 +433,7 @@ func sameInvoiceButIssueDate(refPath, gotPath string, refIssued, gotIssued time.
 		return []string{fmt.Sprintf("package parts differ: %v / %v", an, bn)}
 	}
 	for _, name := range an {
-		if !bytes.Equal(maskIssueDate(ap[name], refIssued), maskIssueDate(bp[name], gotIssued)) {
+		if !bytes.Equal(maskIssueDate(ap[name], refIssued, refDue), maskIssueDate(bp[name], gotIssued, gotDue)) {
 			problems = append(problems, fmt.Sprintf("part %s differs beyond the issue date", name))
 		}
 	}

@@ -54,6 +54,8 @@ func Write(ctx context.Context, conn *sql.Conn, dir string, cfg *schemas.Config,
 	if err != nil {
 		return nil, err
 	}
+	var asOf map[string]time.Time
+	var members map[string]map[string]memberUse
 	// Workbooks render on a pool: the connection reads one tenant's data at a time, and
 	// excelize builds the files on every core (the bytes do not depend on the order).
 	jobs := make(chan *workbookJob, renderers)
@@ -95,7 +97,7 @@ func Write(ctx context.Context, conn *sql.Conn, dir string, cfg *schemas.Config,
 			}
 		}
 		path := filepath.Join(dir, filepath.FromSlash(WorkbookKey(t.ID)))
-		order = append(order, pending{&workbookJob{path: path, t: t, ps: ps, used: used[t.ID]}, cur.Start})
+		order = append(order, pending{&workbookJob{path: path, t: t, ps: ps, used: used[t.ID], members: map[string]memberUse{}}, cur.Start})
 	}
 	sort.Slice(order, func(i, j int) bool { return order[i].j.t.ID < order[j].j.t.ID })
 	feed := func() error {
@@ -120,6 +122,22 @@ func Write(ctx context.Context, conn *sql.Conn, dir string, cfg *schemas.Config,
 		})
 		if err != nil {
 			return err
+		}
+		// what every workbook shows besides its events: the latest usage counted, the
+		// members' use of their caps
+		if asOf, err = readAsOf(ctx, conn); err != nil {
+			return fmt.Errorf("documents: %w", err)
+		}
+		if members, err = readMembers(ctx, conn, runSeq); err != nil {
+			return fmt.Errorf("documents: %w", err)
+		}
+		for _, p := range order {
+			if at, ok := asOf[p.j.t.ID]; ok {
+				p.j.asOf = &at
+			}
+			if m := members[p.j.t.ID]; m != nil {
+				p.j.members = m
+			}
 		}
 		next := 0
 		send := func(upTo string) error { // the workbooks of tenants up to this one are complete
@@ -173,7 +191,7 @@ func Write(ctx context.Context, conn *sql.Conn, dir string, cfg *schemas.Config,
 	}
 	var keys []string
 	if err := parallel(invoices, func(inv *invoice) error {
-		if err := writeInvoice(dir, cfg.Issuer, inv); err != nil {
+		if err := writeInvoice(dir, inv); err != nil {
 			return fmt.Errorf("documents: invoice %s: %w", inv.Number, err)
 		}
 		return nil
@@ -314,18 +332,23 @@ func readAllowanceUse(ctx context.Context, conn *sql.Conn) (map[string]map[strin
 	return out, nil
 }
 
-// invoice is one issued invoice with its lines (documents_invoices.sql).
+// invoice is one issued invoice with its lines (documents_invoices.sql), as captured when
+// it was issued. Money is exact text at 2 places.
 type invoice struct {
-	Number, Date, TenantID, Customer string
-	PeriodStart, PeriodEnd, Currency string
-	Total, RegisterAmount            string // 2 places
-	Lines                            []invoiceLine
+	Number, Date, DueDate                              string // YYYY-MM-DD
+	PaymentDays                                        int
+	TenantID, Customer, CustomerAddress, CustomerTaxID string
+	POReference                                        string
+	PeriodStart, PeriodEnd, Currency                   string // PeriodEnd exclusive
+	Net, TaxLabel, TaxRate, TaxNote, Tax, Total        string
+	IssuerName, IssuerAddress, IssuerTaxID, IssuerBank string
+	Lines                                              []invoiceLine
 }
 
 type invoiceLine struct {
 	No                          int64
 	Description                 string
-	PeriodStart, PeriodEnd      string
+	PeriodStart, PeriodEnd      string // PeriodEnd exclusive
 	Quantity, UnitPrice, Amount string // plain decimals; Amount at 2 places
 }
 
@@ -339,9 +362,11 @@ func readInvoices(ctx context.Context, conn *sql.Conn, runSeq int) ([]*invoice, 
 	for rows.Next() {
 		var h invoice
 		var l invoiceLine
-		if err := rows.Scan(&h.Number, &h.Date, &h.TenantID, &h.Customer, &h.PeriodStart, &h.PeriodEnd,
+		if err := rows.Scan(&h.Number, &h.Date, &h.DueDate, &h.PaymentDays, &h.TenantID, &h.Customer,
+			&h.CustomerAddress, &h.CustomerTaxID, &h.POReference, &h.PeriodStart, &h.PeriodEnd,
 			&h.Currency, &l.No, &l.Description, &l.PeriodStart, &l.PeriodEnd, &l.Quantity, &l.UnitPrice,
-			&l.Amount, &h.Total, &h.RegisterAmount); err != nil {
+			&l.Amount, &h.Net, &h.TaxLabel, &h.TaxRate, &h.TaxNote, &h.Tax, &h.Total,
+			&h.IssuerName, &h.IssuerAddress, &h.IssuerTaxID, &h.IssuerBank); err != nil {
 			return nil, fmt.Errorf("documents: read invoices: %w", err)
 		}
 		if n := len(out); n == 0 || out[n-1].Number != h.Number {

@@ -3,6 +3,7 @@ package documents_test
 import (
 	"archive/zip"
 	"bytes"
+	"encoding/csv"
 	"flag"
 	"io"
 	"io/fs"
@@ -55,58 +56,6 @@ func keys(m map[string][]byte) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// checkGolden compares the invoice CSVs with testdata/golden/{case}.
-func checkGolden(t *testing.T, caseName string, files map[string][]byte) {
-	t.Helper()
-	golden := filepath.Join("testdata", "golden", caseName)
-	got := map[string][]byte{}
-	for k, v := range files {
-		if strings.HasSuffix(k, ".csv") {
-			got[k] = v
-		}
-	}
-	if *update {
-		if err := os.RemoveAll(golden); err != nil {
-			t.Fatal(err)
-		}
-		for k, v := range got {
-			p := filepath.Join(golden, filepath.FromSlash(k))
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(p, v, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return
-	}
-	want := map[string][]byte{}
-	err := filepath.WalkDir(golden, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(golden, p)
-		b, err := os.ReadFile(p)
-		want[filepath.ToSlash(rel)] = b
-		return err
-	})
-	if err != nil {
-		t.Fatalf("read golden files (run with -update to create them): %v", err)
-	}
-	for k, w := range want {
-		if g, ok := got[k]; !ok {
-			t.Errorf("%s: not produced", k)
-		} else if !bytes.Equal(g, w) {
-			t.Errorf("%s differs from golden:\n--- got\n%s\n--- want\n%s", k, g, w)
-		}
-	}
-	for k := range got {
-		if _, ok := want[k]; !ok {
-			t.Errorf("%s: produced but not in golden files", k)
-		}
-	}
 }
 
 func open(t *testing.T, b []byte) *excelize.File {
@@ -197,14 +146,12 @@ func chartRefs(t *testing.T, b []byte) []string {
 }
 
 func TestWorkedExample(t *testing.T) {
-	fx := prepare(t, "01-worked-example", func(cfg *schemas.Config) {
-		cfg.Issuer = schemas.Issuer{Name: "Example Learning Pty Ltd", Address: "1 Example St, Sydney", TaxID: "ABN 00 000 000 000"}
-	})
+	fx := prepare(t, "01-worked-example", financeTerms)
 	_, files := render(t, fx)
 	if got, want := strings.Join(keys(files), " "), "invoices/INV-2026-000001.csv invoices/INV-2026-000001.xlsx usage/acme/ai_credits.xlsx"; got != want {
 		t.Fatalf("files %s, want %s", got, want)
 	}
-	checkGolden(t, "01-worked-example", files)
+	checkGolden(t, "01-worked-example", fx.out)
 
 	// Byte-stable: the same data renders to the same bytes; invoices do not depend on the clock.
 	_, again := render(t, fx)
@@ -233,21 +180,24 @@ func TestWorkedExample(t *testing.T) {
 		t.Fatalf("sheets %s", got)
 	}
 	for _, c := range []struct{ sheet, ref, raw, fmt string }{
+		{"Plan", "A2", "Data as of 15 Jan 2026 15:30 CET (Europe/Rome), the latest usage counted", ""},
 		{"Plan", "B3", "Acme Learning", ""},
 		{"Plan", "B4", "acme", ""},
-		{"Plan", "B5", "2026-01-01 to 2026-12-31", ""},
+		{"Plan", "B5", "1 Jan 2026 – 31 Dec 2026", ""},
 		{"Plan", "B8", "100", documentsFmtCredits},
 		{"Plan", "B9", "Overage: exceeding credits are invoiced", ""},
 		{"Plan", "B10", "0.05", `"EUR "#,##0.00####`},
 		{"Plan", "B11", "150", documentsFmtCredits},
 		{"Plan", "B12", "0", documentsFmtCredits},
+		{"Plan", "B13", "1 Jan 2026 – 31 Jan 2026", ""}, // final: not "to date"
 		{"Plan", "A16", "PO-1", ""},
+		{"Plan", "C16", "1 Jan 2026 00:00 CET", ""},
 		{"Plan", "A19", "video_minutes", ""},
 		{"Plan", "B19", "included", ""},
 		{"Plan", "C19", "2", ""},
 		{"Plan", "D19", "2", ""},
 		{"Plan", "E19", "0", ""},
-		{"Current period", "B3", "2026-01-01 to 2026-01-31", ""},
+		{"Current period", "B3", "1 Jan 2026 – 31 Jan 2026", ""},
 		{"Current period", "B4", "Final", ""},
 		{"Current period", "B5", "100", documentsFmtCredits},
 		{"Current period", "B6", "100", documentsFmtCredits},
@@ -257,36 +207,47 @@ func TestWorkedExample(t *testing.T) {
 		{"Current period", "B13", "1.1", "0.0%"},
 		{"Current period", "B14", "90%, 100%", ""},
 		{"Current period", "B15", "4", "#,##0"},
-		{"History", "A1", "Period start", ""},
-		{"History", "A2", "46023", "yyyy-mm-dd"}, // 2026-01-01
-		{"History", "C2", "final", ""},
-		{"History", "D2", "100", documentsFmtCredits},
-		{"History", "F2", "150", documentsFmtCredits},
-		{"History", "H2", "25", documentsFmtCredits},
-		{"History", "J2", "275", documentsFmtCredits},
-		{"History", "K2", "4", "#,##0"},
-		{"History", "C3", "final", ""},
-		{"History", "J3", "0", documentsFmtCredits},
+		{"History", "A1", "Period", ""},
+		{"History", "A2", "1 Jan 2026 – 31 Jan 2026", ""},
+		{"History", "B2", "46023", "d mmm yyyy"}, // 2026-01-01
+		{"History", "C2", "46053", "d mmm yyyy"}, // 2026-01-31: the last day, inclusive
+		{"History", "D2", "final", ""},
+		{"History", "E2", "100", documentsFmtCredits},
+		{"History", "F2", "100", documentsFmtCredits},
+		{"History", "G2", "150", documentsFmtCredits},
+		{"History", "I2", "25", documentsFmtCredits},
+		{"History", "K2", "275", documentsFmtCredits},
+		{"History", "L2", "4", "#,##0"},
+		{"History", "D3", "final", ""},
+		{"History", "K3", "0", documentsFmtCredits},
 	} {
 		wantCell(t, wb, c.sheet, c.ref, c.raw)
 		if c.fmt != "" {
 			wantFmt(t, wb, c.sheet, c.ref, c.fmt)
 		}
 	}
+	if v, _ := cell(t, wb, "History", "C2"); v != "31 Jan 2026" {
+		t.Errorf("History!C2 shows %q", v)
+	}
 	tables, err := wb.GetTables("History")
-	if err != nil || len(tables) != 1 || tables[0].Range != "A1:K3" || tables[0].Name != "PeriodHistory" {
+	if err != nil || len(tables) != 1 || tables[0].Range != "A1:L3" || tables[0].Name != "PeriodHistory" {
 		t.Errorf("History table %+v, %v", tables, err)
 	}
 	panes, err := wb.GetPanes("History")
 	if err != nil || !panes.Freeze || panes.YSplit != 1 {
 		t.Errorf("History panes %+v, %v", panes, err)
 	}
-	want := []string{"History!$J$1", "History!$A$2:$A$3", "History!$J$2:$J$3", "History!$D$1", "History!$A$2:$A$3", "History!$D$2:$D$3"}
+	// stacked columns: plan, bank, exceeding, blocked; then the credits plan as a line
+	want := []string{
+		"History!$F$1", "History!$A$2:$A$3", "History!$F$2:$F$3", "History!$G$1", "History!$A$2:$A$3", "History!$G$2:$G$3",
+		"History!$I$1", "History!$A$2:$A$3", "History!$I$2:$I$3", "History!$J$1", "History!$A$2:$A$3", "History!$J$2:$J$3",
+		"History!$E$1", "History!$A$2:$A$3", "History!$E$2:$E$3"}
 	if got := chartRefs(t, janFiles["usage/acme/ai_credits.xlsx"]); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("chart series refs %v, want %v", got, want)
 	}
-	if chart := zipEntry(t, janFiles["usage/acme/ai_credits.xlsx"], "xl/charts/chart1.xml"); !strings.Contains(chart, "<lineChart>") {
-		t.Errorf("chart is not a line chart")
+	if chart := zipEntry(t, janFiles["usage/acme/ai_credits.xlsx"], "xl/charts/chart1.xml"); !strings.Contains(chart, `<grouping val="stacked">`) ||
+		!strings.Contains(chart, "<barChart>") || !strings.Contains(chart, "<lineChart>") {
+		t.Errorf("chart is not stacked columns with a line")
 	}
 	rows, err := wb.GetRows("Events", excelize.Options{RawCellValue: true})
 	if err != nil {
@@ -295,13 +256,17 @@ func TestWorkedExample(t *testing.T) {
 	if len(rows) != 5 { // header + chat, 2 voice (one below the threshold, rated 0), video
 		t.Errorf("events rows: %q", rows)
 	}
+	if rows[0][0] != "Date and time (Europe/Rome)" || rows[0][6] != "Credits charged" || rows[0][11] != "Allowance units" {
+		t.Errorf("events header %q", rows[0])
+	}
 	var video []string
 	for _, r := range rows[1:] {
 		if r[1] == "ai_video_presenter" {
 			video = r
 		}
 	}
-	if video == nil || video[6] != "210" || video[7] != "35" || video[8] != "150" || video[9] != "25" || video[4] != "150" || video[5] != "second" {
+	// charged = plan 35 + bank 150 + exceeding 25; 2 allowance minutes
+	if video == nil || video[6] != "210" || video[7] != "35" || video[8] != "150" || video[9] != "25" || video[4] != "150" || video[5] != "second" || video[11] != "2" {
 		t.Errorf("video event row %q", video)
 	}
 	for _, r := range rows {
@@ -311,87 +276,139 @@ func TestWorkedExample(t *testing.T) {
 			}
 		}
 	}
-	wantFmt(t, wb, "Events", "A2", "yyyy-mm-dd hh:mm:ss")
+	wantFmt(t, wb, "Events", "A2", "d mmm yyyy hh:mm:ss")
 	wantFmt(t, wb, "Events", "G2", documentsFmtCredits)
-	if v, _ := cell(t, wb, "Events", "A2"); !strings.HasPrefix(v, "2026-01-") {
+	// the first event, 2026-01-12T08:00:00Z, at 09:00 in Rome
+	if v, _ := cell(t, wb, "Events", "A2"); v != "12 Jan 2026 09:00:00" {
 		t.Errorf("Events!A2 shows %q", v)
 	}
 
-	// The invoice workbook.
+	// The invoice workbook: a tax invoice with the terms, the customer, GST and the bank.
 	inv := open(t, files["invoices/INV-2026-000001.xlsx"])
 	if got := strings.Join(inv.GetSheetList(), "|"); got != "Invoice" {
 		t.Fatalf("invoice sheets %s", got)
 	}
 	for _, c := range []struct{ ref, raw, fmt string }{
+		{"A1", "Tax invoice", ""},
 		{"A3", "Example Learning Pty Ltd", ""},
-		{"A4", "1 Example St, Sydney", ""},
-		{"A5", "Tax ID: ABN 00 000 000 000", ""},
+		{"A4", "1 Example St", ""},
+		{"A5", "Sydney NSW 2000", ""},
+		{"A6", "Tax ID: ABN 00 000 000 000", ""},
 		{"F3", "INV-2026-000001", ""},
-		{"F4", "46091", "yyyy-mm-dd"}, // 2026-03-10
-		{"F5", "EUR", ""},
-		{"A8", "Acme Learning", ""},
-		{"B11", "2026-01-01 to 2026-01-31", ""},
-		{"A14", "Exceeding AI credits", ""},
-		{"D14", "25", documentsFmtCredits},
-		{"E14", "0.05", `"EUR "#,##0.00####`},
-		{"F14", "1.25", `"EUR "#,##0.00`},
-		{"E16", "Total EUR", ""},
-		{"F16", "1.25", `"EUR "#,##0.00`},
+		{"F4", "46091", "d mmm yyyy"}, // issued 2026-03-10
+		{"F5", "46105", "d mmm yyyy"}, // due 2026-03-24: net 14
+		{"F6", "Net 14 days", ""},
+		{"F7", "EUR", ""},
+		{"F8", "PO-2026-0042", ""},
+		{"A11", "Acme Learning S.r.l.", ""},
+		{"A12", "Via Roma 1", ""},
+		{"A15", "Tax ID: IT 01234567890", ""},
+		{"A16", "Customer ID: acme", ""},
+		{"A19", "1 Jan 2026 – 31 Jan 2026", ""},
+		{"A22", "Exceeding AI credits", ""},
+		{"C22", "46053", "d mmm yyyy"}, // to 2026-01-31, inclusive
+		{"D22", "25", documentsFmtCredits},
+		{"E22", "0.05", `"EUR "#,##0.00####`},
+		{"F22", "1.25", `"EUR "#,##0.00`},
+		{"E24", "Net amount", ""},
+		{"F24", "1.25", `"EUR "#,##0.00`},
+		{"E25", "GST 10%", ""},
+		{"F25", "0.13", `"EUR "#,##0.00`}, // 0.125 half-up
+		{"E26", "Total EUR", ""},
+		{"F26", "1.38", `"EUR "#,##0.00`},
+		{"A29", "Please pay EUR 1.38 by 24 Mar 2026.", ""},
+		{"A30", "Bank: Example Bank", ""},
+		{"A34", "Payment reference: INV-2026-000001", ""},
 	} {
 		wantCell(t, inv, "Invoice", c.ref, c.raw)
 		if c.fmt != "" {
 			wantFmt(t, inv, "Invoice", c.ref, c.fmt)
 		}
 	}
-	if v, _ := cell(t, inv, "Invoice", "F16"); v != "EUR 1.25" {
+	if v, _ := cell(t, inv, "Invoice", "F26"); v != "EUR 1.38" {
 		t.Errorf("total shows %q", v)
+	}
+	if v, _ := cell(t, inv, "Invoice", "F5"); v != "24 Mar 2026" {
+		t.Errorf("due date shows %q", v)
+	}
+}
+
+// financeTerms gives case 01 the finance fields of issue 12: an issuer with its bank, and
+// acme invoiced to its legal name and address, with a tax id, a PO reference, GST at 10%
+// and net 14 (25 credits at 0.05 is 1.25 EUR, the GST 0.125 rounds half-up to 0.13).
+func financeTerms(cfg *schemas.Config) {
+	cfg.Issuer = schemas.Issuer{Name: "Example Learning Pty Ltd", Address: "1 Example St\nSydney NSW 2000", TaxID: "ABN 00 000 000 000",
+		Bank: schemas.BankAccount{BankName: "Example Bank", AccountName: "Example Learning Pty Ltd", AccountNumber: "12345678", BranchCode: "062-000"}}
+	for i := range cfg.Tenants {
+		if cfg.Tenants[i].ID == "acme" {
+			cfg.Tenants[i].Customer = schemas.Customer{LegalName: "Acme Learning S.r.l.", Address: "Via Roma 1\n00184 Roma RM\nItaly",
+				TaxID: "IT 01234567890", POReference: "PO-2026-0042"}
+			cfg.Tenants[i].Tax = &schemas.Tax{Label: "GST", Rate: decimal.RequireFromString("0.10")}
+			cfg.Tenants[i].PaymentTerms = schemas.PaymentTerms{Days: 14, Set: true}
+		}
+	}
+}
+
+// lateUsage makes beta-rome's late January events exceed (no plan, no bank), and invoices
+// it under a reverse charge.
+func lateUsage(cfg *schemas.Config) {
+	for i := range cfg.Tenants {
+		if cfg.Tenants[i].ID == "beta-rome" {
+			cfg.Tenants[i].CreditsPlan = decimal.Zero
+			cfg.Tenants[i].Bank = nil
+			cfg.Tenants[i].Tax = &schemas.Tax{ReverseCharge: "Reverse charge: the customer accounts for the VAT (art. 196, Directive 2006/112/EC)."}
+		}
 	}
 }
 
 // TestLateUsageLines makes beta-rome's late January events exceed (no plan, no bank): its
 // February invoice gets a line of their own.
 func TestLateUsageLines(t *testing.T) {
-	fx := prepare(t, "05-rate-card-versions-and-late-events", func(cfg *schemas.Config) {
-		for i := range cfg.Tenants {
-			if cfg.Tenants[i].ID == "beta-rome" {
-				cfg.Tenants[i].CreditsPlan = decimal.Zero
-				cfg.Tenants[i].Bank = nil
-			}
-		}
-	})
+	fx := prepare(t, "05-rate-card-versions-and-late-events", lateUsage)
 	_, files := render(t, fx)
-	checkGolden(t, "05-late-usage", files)
+	checkGolden(t, "05-late-usage", fx.out)
 	inv := open(t, files["invoices/INV-2026-000003.xlsx"])
 	for _, c := range []struct{ ref, raw string }{
-		{"A14", "Exceeding AI credits"}, {"D14", "39"}, {"F14", "1.56"},
-		{"A15", "Late usage from 2026-01-01 to 2026-01-31"}, {"D15", "20"}, {"F15", "0.8"},
-		{"E17", "Total EUR"}, {"F17", "2.36"},
+		{"A1", "Invoice"}, {"A14", "1 Feb 2026 – 28 Feb 2026"},
+		{"A17", "Exceeding AI credits"}, {"D17", "39"}, {"F17", "1.56"},
+		{"A18", "Late usage from 1 Jan 2026 – 31 Jan 2026"}, {"B18", "46023"}, {"C18", "46053"}, {"D18", "20"}, {"F18", "0.8"},
+		{"E20", "Net amount"}, {"F20", "2.36"},
+		{"E21", "Tax (reverse charge)"}, {"F21", "0"},
+		{"E22", "Total EUR"}, {"F22", "2.36"},
+		{"A24", "Reverse charge: the customer accounts for the VAT (art. 196, Directive 2006/112/EC)."},
 	} {
 		wantCell(t, inv, "Invoice", c.ref, c.raw)
 	}
 	// The lines add up to the register's quantity and amount here; in general the total is
-	// the sum of per-line roundings and may differ from the register's by a cent.
+	// the sum of per-line roundings and may differ from round(exceeding * price) by a cent.
 	reg, err := os.ReadFile(filepath.Join(fx.out, "invoices", "register.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(reg), "INV-2026-000003,beta-rome,2026-02-01,2026-03-01,EUR,59,0.04,2.36") {
+	if !strings.Contains(string(reg), "INV-2026-000003,beta-rome,2026-02-01,2026-03-01,EUR,59,0.04,2.36,2026-03-06,2026-04-05,Beta (Rome),0.00,2.36") {
 		t.Errorf("register:\n%s", reg)
+	}
+	// The CSV keeps the period's end exclusive, as every machine CSV, and names the last day.
+	rows := csvRows(t, files["invoices/INV-2026-000003.csv"])
+	if late := rows[1]; late["description"] != "Late usage from 1 Jan 2026 – 31 Jan 2026" || late["line_period_end"] != "2026-02-01" ||
+		late["line_period_last_day"] != "2026-01-31" || late["period_end"] != "2026-03-01" || late["period_last_day"] != "2026-02-28" ||
+		late["tax_note"] == "" || late["tax_amount"] != "0.00" || late["total_amount"] != "2.36" {
+		t.Errorf("late line %v", late)
 	}
 
 	// February as the current period: the late events are flagged in the Events sheet.
 	febFiles := fx.at(t, time.Date(2026, 2, 21, 0, 0, 0, 0, time.UTC))
 	wb := open(t, febFiles["usage/beta-rome/ai_credits.xlsx"])
-	wantCell(t, wb, "Current period", "B3", "2026-02-01 to 2026-02-28")
-	rows, err := wb.GetRows("Events")
+	wantCell(t, wb, "Current period", "B3", "1 Feb 2026 – 28 Feb 2026") // final since the case's last run
+	events, err := wb.GetRows("Events")
 	if err != nil {
 		t.Fatal(err)
 	}
 	late := 0
-	for _, r := range rows[1:] {
-		if len(r) > 11 && r[11] == "late" {
+	for _, r := range events[1:] {
+		if len(r) > 12 && r[12] == "late" {
 			late++
-			if !strings.HasPrefix(r[0], "2026-01-") {
+			if !strings.Contains(r[0], " Jan 2026 ") {
 				t.Errorf("late event not from January: %q", r)
 			}
 		}
@@ -405,7 +422,7 @@ func TestLateUsageLines(t *testing.T) {
 func TestHardStop(t *testing.T) {
 	fx := prepare(t, "03-hard-stop-and-members", nil)
 	_, files := render(t, fx)
-	checkGolden(t, "03-hard-stop-and-members", files)
+	checkGolden(t, "03-hard-stop-and-members", fx.out)
 	for _, tn := range fx.cfg.Tenants {
 		b, ok := files[documents.WorkbookKey(tn.ID)]
 		if !ok {
@@ -474,4 +491,22 @@ func TestAfterPublish(t *testing.T) {
 			t.Errorf("%s: total %s, register amount %s", f[0], got, f[7])
 		}
 	}
+}
+
+// csvRows reads a CSV document into maps by column name.
+func csvRows(t *testing.T, b []byte) []map[string]string {
+	t.Helper()
+	recs, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []map[string]string
+	for _, r := range recs[1:] {
+		m := map[string]string{}
+		for i, h := range recs[0] {
+			m[h] = r[i]
+		}
+		out = append(out, m)
+	}
+	return out
 }

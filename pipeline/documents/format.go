@@ -16,8 +16,8 @@ const (
 	fmtCredits = `#,##0.00##` // credits: at least 2, at most 4 places (BILLING.md: 4 places)
 	fmtUnits   = ""           // General: allowance units and event values as they are
 	fmtInt     = `#,##0`
-	fmtDate    = `yyyy-mm-dd`
-	fmtTime    = `yyyy-mm-dd hh:mm:ss`
+	fmtDay     = `d mmm yyyy` // dates as people read them: 1 Jan 2026
+	fmtTime    = `d mmm yyyy hh:mm:ss`
 	fmtPercent = `0.0%`
 )
 
@@ -70,6 +70,29 @@ func (s *styles) aligned(numFmt string, bold bool, horizontal string) int {
 	return id
 }
 
+// value is the style of a value beside a right-aligned label: left-aligned, one indent
+// away from the label.
+func (s *styles) value(numFmt string, bold bool) int {
+	key := fmt.Sprintf("value|%s|%v", numFmt, bold)
+	if id, ok := s.cache[key]; ok {
+		return id
+	}
+	st := &excelize.Style{Alignment: &excelize.Alignment{Vertical: "top", Horizontal: "left", Indent: 1}}
+	if numFmt != "" {
+		nf := numFmt
+		st.CustomNumFmt = &nf
+	}
+	if bold {
+		st.Font = &excelize.Font{Bold: true}
+	}
+	id, err := s.f.NewStyle(st)
+	if err != nil && s.err == nil {
+		s.err = err
+	}
+	s.cache[key] = id
+	return id
+}
+
 // title is a large bold style for document titles.
 func (s *styles) title() int {
 	if id, ok := s.cache["title"]; ok {
@@ -80,6 +103,19 @@ func (s *styles) title() int {
 		s.err = err
 	}
 	s.cache["title"] = id
+	return id
+}
+
+// note is the style of a remark under a title: italic, grey.
+func (s *styles) note() int {
+	if id, ok := s.cache["note"]; ok {
+		return id
+	}
+	id, err := s.f.NewStyle(&excelize.Style{Font: &excelize.Font{Italic: true, Color: "595959"}})
+	if err != nil && s.err == nil {
+		s.err = err
+	}
+	s.cache["note"] = id
 	return id
 }
 
@@ -120,6 +156,29 @@ func (s *styles) headerAligned(horizontal string) int {
 	return id
 }
 
+// total is the style of an invoice's total: bold, with a rule above.
+func (s *styles) total(numFmt string) int {
+	key := "total|" + numFmt
+	if id, ok := s.cache[key]; ok {
+		return id
+	}
+	st := &excelize.Style{
+		Font:      &excelize.Font{Bold: true},
+		Border:    []excelize.Border{{Type: "top", Color: "000000", Style: 1}},
+		Alignment: &excelize.Alignment{Vertical: "top", Horizontal: "right"},
+	}
+	if numFmt != "" {
+		nf := numFmt
+		st.CustomNumFmt = &nf
+	}
+	id, err := s.f.NewStyle(st)
+	if err != nil && s.err == nil {
+		s.err = err
+	}
+	s.cache[key] = id
+	return id
+}
+
 // sheetWriter sets cells of one sheet, remembering the first error.
 type sheetWriter struct {
 	f     *excelize.File
@@ -141,6 +200,27 @@ func (w *sheetWriter) set(col string, row int, v any, style int) {
 	}
 }
 
+// note writes a paragraph across the columns A:F of one row, wrapped, the row made tall
+// enough for it (about 110 characters a line at the invoice's column widths).
+func (w *sheetWriter) note(row int, text string, style int) error {
+	if w.err != nil {
+		return w.err
+	}
+	from, to := fmt.Sprintf("A%d", row), fmt.Sprintf("F%d", row)
+	if err := w.f.MergeCell(w.sheet, from, to); err != nil {
+		return err
+	}
+	w.set("A", row, text, style)
+	n := 0
+	for _, l := range strings.Split(text, "\n") {
+		n += 1 + len([]rune(l))/110
+	}
+	if w.err != nil {
+		return w.err
+	}
+	return w.f.SetRowHeight(w.sheet, row, float64(15*n))
+}
+
 // setDec puts exact decimal text into a cell as a number (num: the last-moment conversion).
 func (w *sheetWriter) setDec(col string, row int, s string, style int) {
 	if w.err != nil {
@@ -156,6 +236,22 @@ func (w *sheetWriter) setDec(col string, row int, s string, style int) {
 
 // date parses YYYY-MM-DD as a UTC date for a date cell.
 func date(s string) (time.Time, error) { return time.Parse(time.DateOnly, s) }
+
+// humanDate writes YYYY-MM-DD as people read it: "1 Jan 2026" (the documents are in
+// English; the number format fmtDay shows date cells the same way).
+func humanDate(s string) string {
+	t, err := date(s)
+	if err != nil {
+		return s
+	}
+	return t.Format("2 Jan 2006")
+}
+
+// periodText is a period as every human-facing document shows it: its first and its
+// inclusive last day, "1 Jan 2026 – 31 Jan 2026" (end is exclusive, as the tables hold it).
+func periodText(start, end string) string {
+	return humanDate(start) + " – " + humanDate(lastDay(end))
+}
 
 // lastDay is the inclusive last day of a period whose end is exclusive.
 func lastDay(end string) string {

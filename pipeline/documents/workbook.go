@@ -14,24 +14,33 @@ import (
 	"github.com/creditmeter/creditmeter/schemas"
 )
 
-// Sheet names of the tenant workbook, in order.
+// Sheet names of the tenant workbook, in order; Members is there only when the contract
+// caps members.
 const (
 	SheetPlan    = "Plan"
 	SheetCurrent = "Current period"
 	SheetHistory = "History"
 	SheetChart   = "Chart"
+	SheetMembers = "Members"
 	SheetEvents  = "Events"
 )
 
-// History columns: A period start ... K events; the chart reads D (plan) and J (used).
-var historyHeader = []string{"Period start", "Period end (exclusive)", "Status", "Credits plan",
+// History columns: A the period as text (the chart's categories), B first day, C last day
+// (inclusive), D status, E credits plan ... L events. The chart stacks F (plan), G (bank),
+// I (exceeding) and J (blocked) and draws E (the plan) as a line.
+var historyHeader = []string{"Period", "First day", "Last day", "Status", "Credits plan",
 	"Plan credits used", "Bank credits used", "Bank credits remaining", "Exceeding credits",
 	"Blocked credits", "Total credits used", "Events"}
 
-// Events columns.
-var eventsHeader = []string{"Datetime (UTC)", "Event type", "User ID", "Domain", "Event value",
-	"Unit", "Credits consumed", "Plan credits", "Bank credits", "Exceeding credits",
-	"Blocked credits", "Late", "Event ID"}
+// eventsHeader is the Events sheet's header; the first column names the tenant's time zone.
+func eventsHeader(zone string) []string {
+	return []string{"Date and time (" + zone + ")", "Event type", "User ID", "Domain", "Event value",
+		"Unit", "Credits charged", "Plan credits", "Bank credits", "Exceeding credits",
+		"Blocked credits", "Allowance units", "Late", "Event ID"}
+}
+
+// toDate marks the open period containing the run's clock: its numbers are to date.
+const toDate = " (to date)"
 
 // workbookJob is everything one tenant's workbook shows, read from the warehouse before it
 // is rendered (rendering runs on a pool, away from the connection).
@@ -40,15 +49,22 @@ type workbookJob struct {
 	t       *schemas.Tenant
 	ps      []period
 	used    map[string]decimal.Decimal
+	asOf    *time.Time // the latest event counted; nil when there is none
+	members map[string]memberUse
 	events  []eventRow
 	skipped int // events past the sheet's row limit
 }
+
+// memberUse is a capped member's funded credits over the contract and blocked credits in
+// the current period (documents_members.sql), as exact text.
+type memberUse struct{ funded, blocked string }
 
 // eventRow is one row of the Events sheet (documents_events.sql), decimals as exact text.
 type eventRow struct {
 	at                             time.Time
 	typ, user, domain, value, unit string
-	credits                        [5]string // consumed, plan, bank, exceeding, blocked
+	credits                        [5]string // charged (plan + bank + exceeding), plan, bank, exceeding, blocked
+	allowance                      string
 	late                           bool
 	event                          string
 }
@@ -65,7 +81,7 @@ func readEvents(ctx context.Context, conn *sql.Conn, runSeq int, fn func(tenant 
 	for rows.Next() {
 		var e eventRow
 		if err := rows.Scan(&tenant, &ts, &e.typ, &e.user, &e.domain, &e.value, &e.unit, &e.credits[0], &e.credits[1],
-			&e.credits[2], &e.credits[3], &e.credits[4], &e.late, &e.event); err != nil {
+			&e.credits[2], &e.credits[3], &e.credits[4], &e.allowance, &e.late, &e.event); err != nil {
 			return fmt.Errorf("read events: %w", err)
 		}
 		if e.at, err = time.Parse(time.RFC3339Nano, ts); err != nil {
@@ -81,6 +97,69 @@ func readEvents(ctx context.Context, conn *sql.Conn, runSeq int, fn func(tenant 
 	return nil
 }
 
+// readAsOf reads each workbook's "data as of" instant: the latest event counted for the
+// tenant (documents_asof.sql).
+func readAsOf(ctx context.Context, conn *sql.Conn) (map[string]time.Time, error) {
+	rows, err := warehouse.Query(ctx, conn, "documents_asof.sql")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]time.Time{}
+	for rows.Next() {
+		var tenant, ts string
+		if err := rows.Scan(&tenant, &ts); err != nil {
+			return nil, fmt.Errorf("read data as of: %w", err)
+		}
+		at, err := time.Parse(time.RFC3339Nano, ts)
+		if err != nil {
+			return nil, fmt.Errorf("read data as of: %w", err)
+		}
+		out[tenant] = at
+	}
+	return out, rows.Err()
+}
+
+// readMembers reads the capped members' use (documents_members.sql).
+func readMembers(ctx context.Context, conn *sql.Conn, runSeq int) (map[string]map[string]memberUse, error) {
+	rows, err := warehouse.Query(ctx, conn, "documents_members.sql", runSeq)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]map[string]memberUse{}
+	for rows.Next() {
+		var tenant, user string
+		var u memberUse
+		if err := rows.Scan(&tenant, &user, &u.funded, &u.blocked); err != nil {
+			return nil, fmt.Errorf("read members: %w", err)
+		}
+		if out[tenant] == nil {
+			out[tenant] = map[string]memberUse{}
+		}
+		out[tenant][user] = u
+	}
+	return out, rows.Err()
+}
+
+// localWall is t's wall clock in loc as a zoneless instant: a spreadsheet cell has no zone,
+// so the Events sheet shows tenant-local times and its header names the zone.
+func localWall(t time.Time, loc *time.Location) time.Time {
+	l := t.In(loc)
+	return time.Date(l.Year(), l.Month(), l.Day(), l.Hour(), l.Minute(), l.Second(), l.Nanosecond(), time.UTC)
+}
+
+// zoneStamp writes an instant in the tenant's zone, naming it: "5 Apr 2026 18:22 CEST
+// (Europe/Rome)"; "5 Apr 2026 18:22 UTC" when the zone is UTC.
+func zoneStamp(t time.Time, loc *time.Location) string {
+	l := t.In(loc)
+	s := l.Format("2 Jan 2006 15:04 MST")
+	if abbr, _ := l.Zone(); abbr != loc.String() {
+		s += " (" + loc.String() + ")"
+	}
+	return s
+}
+
 func writeWorkbook(j *workbookJob) error {
 	t, ps, used := j.t, j.ps, j.used
 	f := excelize.NewFile()
@@ -88,7 +167,11 @@ func writeWorkbook(j *workbookJob) error {
 	if err := f.SetSheetName("Sheet1", SheetPlan); err != nil {
 		return err
 	}
-	for _, s := range []string{SheetCurrent, SheetHistory, SheetChart, SheetEvents} {
+	sheets := []string{SheetCurrent, SheetHistory, SheetChart}
+	if len(t.Members) > 0 {
+		sheets = append(sheets, SheetMembers)
+	}
+	for _, s := range append(sheets, SheetEvents) {
 		if _, err := f.NewSheet(s); err != nil {
 			return err
 		}
@@ -100,14 +183,26 @@ func writeWorkbook(j *workbookJob) error {
 			cur = p
 		}
 	}
+	loc := t.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	asOf := "no usage counted yet"
+	if j.asOf != nil {
+		asOf = zoneStamp(*j.asOf, loc) + ", the latest usage counted"
+	}
 	// The Events sheet is streamed last; its page setup is done in eventsSheet.
-	for _, step := range []func() error{
-		func() error { return planSheet(f, st, t, cur, used) },
-		func() error { return currentSheet(f, st, t, cur) },
+	steps := []func() error{
+		func() error { return planSheet(f, st, t, cur, used, asOf) },
+		func() error { return currentSheet(f, st, t, cur, asOf) },
 		func() error { return historySheet(f, st, ps) },
 		func() error { return chartSheet(f, len(ps)) },
-		func() error { return eventsSheet(f, st, cur.Start, j.events, j.skipped) },
-	} {
+	}
+	if len(t.Members) > 0 {
+		steps = append(steps, func() error { return membersSheet(f, st, t, j.members, cur) })
+	}
+	steps = append(steps, func() error { return eventsSheet(f, st, cur, loc, j.events, j.skipped) })
+	for _, step := range steps {
 		if err := step(); err != nil {
 			return err
 		}
@@ -124,6 +219,11 @@ func writeWorkbook(j *workbookJob) error {
 			return err
 		}
 	}
+	if len(t.Members) > 0 {
+		if err := printSetup(f, SheetMembers, "portrait", true); err != nil {
+			return err
+		}
+	}
 	f.SetActiveSheet(0)
 	name := t.Name
 	if name == "" {
@@ -135,7 +235,28 @@ func writeWorkbook(j *workbookJob) error {
 	return save(f, j.path)
 }
 
-func planSheet(f *excelize.File, st *styles, t *schemas.Tenant, cur period, used map[string]decimal.Decimal) error {
+// periodLabel is a period as the workbook names it, marked when its numbers are to date.
+func periodLabel(p period) string {
+	s := periodText(p.Start, p.End)
+	if p.Current && !p.Final {
+		s += toDate
+	}
+	return s
+}
+
+// periodStatus words a period's state: final, open and to date (the one containing the
+// run's clock), or open (ended, final once its grace period has passed).
+func periodStatus(p period) string {
+	switch {
+	case p.Final:
+		return "final"
+	case p.Current:
+		return "open, to date"
+	}
+	return "open"
+}
+
+func planSheet(f *excelize.File, st *styles, t *schemas.Tenant, cur period, used map[string]decimal.Decimal, asOf string) error {
 	w := &sheetWriter{f: f, sheet: SheetPlan}
 	name := t.Name
 	if name == "" {
@@ -144,6 +265,7 @@ func planSheet(f *excelize.File, st *styles, t *schemas.Tenant, cur period, used
 	bold := st.get("", true)
 	credits := st.left(fmtCredits)
 	w.set("A", 1, "AI credits: "+name, st.title())
+	w.set("A", 2, "Data as of "+asOf, st.note())
 	row := 3
 	kv := func(label string, v any, style int) {
 		w.set("A", row, label, bold)
@@ -156,7 +278,7 @@ func planSheet(f *excelize.File, st *styles, t *schemas.Tenant, cur period, used
 	}
 	kv("Customer", name, 0)
 	kv("Tenant ID", t.ID, 0)
-	kv("Service period", t.ServiceStart.String()+" to "+t.ServiceEnd.String(), 0)
+	kv("Service period", humanDate(t.ServiceStart.String())+" – "+humanDate(t.ServiceEnd.String()), 0)
 	kv("Billing period", fmt.Sprintf("%s from day %d, %s", t.Period, t.AnchorDay, t.Timezone), 0)
 	kv("Currency", t.Currency, 0)
 	kv("Credits plan per period", num(t.CreditsPlan), credits)
@@ -172,7 +294,7 @@ func planSheet(f *excelize.File, st *styles, t *schemas.Tenant, cur period, used
 	}
 	kv("Credits bank purchased", num(purchased), credits)
 	kv("Credits bank remaining", num(cur.BankRemaining), credits)
-	kv("As of period", cur.Start+" to "+lastDay(cur.End), 0)
+	kv("As of period", periodLabel(cur), 0)
 
 	row++
 	hdr := st.header()
@@ -192,9 +314,9 @@ func planSheet(f *excelize.File, st *styles, t *schemas.Tenant, cur period, used
 		w.set("A", row, d.ID, 0)
 		w.set("B", row, num(d.Credits), st.get(fmtCredits, false))
 		if d.At.IsDate {
-			w.set("C", row, d.At.Date.String(), 0)
+			w.set("C", row, humanDate(d.At.Date.String()), 0)
 		} else {
-			w.set("C", row, d.At.Time.In(loc).Format("2006-01-02 15:04 MST"), 0)
+			w.set("C", row, d.At.Time.In(loc).Format("2 Jan 2006 15:04 MST"), 0)
 		}
 		row++
 	}
@@ -237,10 +359,10 @@ func planSheet(f *excelize.File, st *styles, t *schemas.Tenant, cur period, used
 	if err := f.SetColWidth(SheetPlan, "A", "A", 26); err != nil {
 		return err
 	}
-	if err := f.SetColWidth(SheetPlan, "B", "B", 22); err != nil {
+	if err := f.SetColWidth(SheetPlan, "B", "B", 30); err != nil {
 		return err
 	}
-	return f.SetColWidth(SheetPlan, "C", "E", 16)
+	return f.SetColWidth(SheetPlan, "C", "E", 18)
 }
 
 // utilization is BILLING.md section 6's ratio for a period: (plan used + bank used +
@@ -254,22 +376,26 @@ func utilization(p period) (u decimal.Decimal, ok bool) {
 	return p.CreditsUsed.DivRound(den, 4), true
 }
 
-func currentSheet(f *excelize.File, st *styles, t *schemas.Tenant, p period) error {
+func currentSheet(f *excelize.File, st *styles, t *schemas.Tenant, p period, asOf string) error {
 	w := &sheetWriter{f: f, sheet: SheetCurrent}
 	bold := st.get("", true)
 	credits := st.left(fmtCredits)
 	w.set("A", 1, "Current period", st.title())
+	w.set("A", 2, "Data as of "+asOf, st.note())
 	row := 3
 	kv := func(label string, v any, style int) {
 		w.set("A", row, label, bold)
 		w.set("B", row, v, style)
 		row++
 	}
-	status := "Open"
-	if p.Final {
+	status := "Open: numbers to date"
+	switch {
+	case p.Final:
 		status = "Final"
+	case !p.Current:
+		status = "Open: final once its grace period has passed"
 	}
-	kv("Period", p.Start+" to "+lastDay(p.End), 0)
+	kv("Period", periodLabel(p), 0)
 	kv("Status", status, 0)
 	kv("Credits plan", num(p.CreditsPlan), credits)
 	kv("Plan credits used", num(p.PlanUsed), credits)
@@ -324,37 +450,37 @@ func historySheet(f *excelize.File, st *styles, ps []period) error {
 	w := &sheetWriter{f: f, sheet: SheetHistory}
 	hdr := st.header()
 	for i, h := range historyHeader {
-		hs := hdr
-		if i != 2 {
-			hs = st.headerRight()
+		hs := st.headerRight()
+		switch i {
+		case 0:
+			hs = hdr
+		case 3: // between two dates: centred, so that neither runs into it
+			hs = st.headerAligned("center")
 		}
 		w.set(colName(i), 1, h, hs)
 	}
-	dateSt := st.get(fmtDate, false)
+	day := st.get(fmtDay, false)
 	credits := st.get(fmtCredits, false)
 	for i, p := range ps {
 		r := i + 2
-		for j, s := range []string{p.Start, p.End} {
+		w.set("A", r, periodLabel(p), 0)
+		for j, s := range []string{p.Start, lastDay(p.End)} {
 			d, err := date(s)
 			if err != nil {
 				return err
 			}
-			w.set(colName(j), r, d, dateSt)
+			w.set(colName(1+j), r, d, day)
 		}
-		status := "open"
-		if p.Final {
-			status = "final"
-		}
-		w.set("C", r, status, 0)
+		w.set("D", r, periodStatus(p), st.aligned("", false, "center"))
 		for j, d := range []decimal.Decimal{p.CreditsPlan, p.PlanUsed, p.BankUsed, p.BankRemaining, p.Exceeding, p.Blocked, p.CreditsUsed} {
-			w.set(colName(3+j), r, num(d), credits)
+			w.set(colName(4+j), r, num(d), credits)
 		}
-		w.set("K", r, p.Events, st.get(fmtInt, false))
+		w.set("L", r, p.Events, st.get(fmtInt, false))
 	}
 	if w.err != nil {
 		return w.err
 	}
-	last := fmt.Sprintf("K%d", len(ps)+1)
+	last := fmt.Sprintf("L%d", len(ps)+1)
 	stripes := true
 	if err := f.AddTable(SheetHistory, &excelize.Table{Range: "A1:" + last, Name: "PeriodHistory",
 		StyleName: "TableStyleMedium2", ShowRowStripes: &stripes}); err != nil {
@@ -366,41 +492,120 @@ func historySheet(f *excelize.File, st *styles, ps []period) error {
 	if err := f.SetRowHeight(SheetHistory, 1, 30); err != nil {
 		return err
 	}
-	if err := f.SetColWidth(SheetHistory, "A", "C", 13); err != nil {
+	if err := f.SetColWidth(SheetHistory, "A", "A", 34); err != nil {
 		return err
 	}
-	return f.SetColWidth(SheetHistory, "D", "K", 14)
+	if err := f.SetColWidth(SheetHistory, "B", "D", 13); err != nil {
+		return err
+	}
+	return f.SetColWidth(SheetHistory, "E", "L", 14)
 }
 
-// chartSheet draws credits used per period (History column J) against the credits plan
-// (column D), one point per History row.
+// Chart colours: one per bucket, the plan a dark dashed line over the columns.
+const (
+	colorPlan      = "4472C4"
+	colorBank      = "70AD47"
+	colorExceeding = "ED7D31"
+	colorBlocked   = "C00000"
+	colorPlanLine  = "262626"
+)
+
+// chartSheet draws, per period (a History row), the credits used stacked by bucket: plan
+// (History F), bank (G), exceeding (I) and blocked (J), so that blocked demand under a hard
+// stop shows above what was funded, with the credits plan (E) as a line. The categories are
+// the period labels (A): the open period says it is to date, so a short column reads as a
+// month not over yet rather than a drop.
 func chartSheet(f *excelize.File, n int) error {
-	if err := f.SetCellValue(SheetChart, "A1", "Credits used per period against the credits plan (data: sheet History)"); err != nil {
+	if err := f.SetCellValue(SheetChart, "A1", "Credits per period by bucket (plan, bank, exceeding, blocked) against the credits plan; data: sheet History. The period marked \"to date\" is not over."); err != nil {
 		return err
 	}
 	last := n + 1
-	axisFont := excelize.Font{Color: "404040", Size: 9}
+	axisFont := excelize.Font{Color: "262626", Size: 9}
+	xAxis := excelize.ChartAxis{Font: axisFont}
+	yAxis := excelize.ChartAxis{Font: axisFont, MajorGridLines: true, Title: excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: "Credits"}}},
+		NumFmt: excelize.ChartNumFmt{CustomNumFmt: fmtInt}}
 	cats := fmt.Sprintf("%s!$A$2:$A$%d", SheetHistory, last)
-	return f.AddChart(SheetChart, "A3", &excelize.Chart{
-		Type: excelize.Line,
-		Series: []excelize.ChartSeries{
-			{Name: SheetHistory + "!$J$1", Categories: cats, Values: fmt.Sprintf("%s!$J$2:$J$%d", SheetHistory, last),
-				Line: excelize.LineOptions{Width: 2.25}, Marker: excelize.ChartMarker{Symbol: "circle", Size: 6}},
-			{Name: SheetHistory + "!$D$1", Categories: cats, Values: fmt.Sprintf("%s!$D$2:$D$%d", SheetHistory, last),
-				Line: excelize.LineOptions{Width: 2.25, Dash: excelize.LineDashDash}, Marker: excelize.ChartMarker{Symbol: "none"}},
-		},
-		Title:     excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: "Credits used vs credits plan"}}},
+	col := func(c, color string) excelize.ChartSeries {
+		return excelize.ChartSeries{Name: fmt.Sprintf("%s!$%s$1", SheetHistory, c), Categories: cats,
+			Values: fmt.Sprintf("%s!$%s$2:$%s$%d", SheetHistory, c, c, last),
+			Fill:   excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{color}}}
+	}
+	gap, overlap := uint(60), 100
+	columns := &excelize.Chart{
+		Type:      excelize.ColStacked,
+		Series:    []excelize.ChartSeries{col("F", colorPlan), col("G", colorBank), col("I", colorExceeding), col("J", colorBlocked)},
+		Title:     excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: "AI credits per period against the credits plan"}}},
 		Legend:    excelize.ChartLegend{Position: "bottom"},
-		Dimension: excelize.ChartDimension{Width: 720, Height: 360},
-		XAxis:     excelize.ChartAxis{Font: axisFont, Title: excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: "Period start"}}}, NumFmt: excelize.ChartNumFmt{CustomNumFmt: fmtDate}},
-		YAxis:     excelize.ChartAxis{Font: axisFont, MajorGridLines: true, Title: excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: "Credits"}}}, NumFmt: excelize.ChartNumFmt{CustomNumFmt: fmtInt}},
-		PlotArea:  excelize.ChartPlotArea{ShowVal: false},
-	})
+		Dimension: excelize.ChartDimension{Width: 880, Height: 440},
+		XAxis:     xAxis,
+		YAxis:     yAxis,
+		GapWidth:  &gap,
+		Overlap:   &overlap,
+	}
+	plan := &excelize.Chart{
+		Type: excelize.Line,
+		Series: []excelize.ChartSeries{{Name: SheetHistory + "!$E$1", Categories: cats,
+			Values: fmt.Sprintf("%s!$E$2:$E$%d", SheetHistory, last),
+			Line:   excelize.LineOptions{Width: 2.25, Dash: excelize.LineDashDash},
+			Fill:   excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{colorPlanLine}},
+			Marker: excelize.ChartMarker{Symbol: "none"}}},
+		// excelize takes the axes of a combined chart from its last part: the same ones
+		XAxis: xAxis,
+		YAxis: yAxis,
+	}
+	return f.AddChart(SheetChart, "A3", columns, plan)
+}
+
+// membersSheet lists the contract's member caps (BILLING.md section 3): each capped
+// member's cap over the whole contract, the credits funded so far, what is left, and the
+// credits blocked in the current period.
+func membersSheet(f *excelize.File, st *styles, t *schemas.Tenant, use map[string]memberUse, cur period) error {
+	w := &sheetWriter{f: f, sheet: SheetMembers}
+	w.set("A", 1, "Member caps", st.title())
+	w.set("A", 2, "A cap limits the credits funded for one member over the whole contract; past it, the member's usage is blocked. A cap of 0 blocks the member.", st.note())
+	hdr := []string{"User ID", "Cap (credits)", "Funded to date", "Cap left", "Blocked: " + periodLabel(cur)}
+	for i, h := range hdr {
+		hs := st.header()
+		if i > 0 {
+			hs = st.headerRight()
+		}
+		w.set(colName(i), 4, h, hs)
+	}
+	credits := st.get(fmtCredits, false)
+	for i, m := range t.Members {
+		r := 5 + i
+		u := use[m.UserID]
+		funded, blocked := decimal.Zero, decimal.Zero
+		if u.funded != "" {
+			funded = decimal.RequireFromString(u.funded)
+		}
+		if u.blocked != "" {
+			blocked = decimal.RequireFromString(u.blocked)
+		}
+		w.set("A", r, m.UserID, 0)
+		w.set("B", r, num(m.Cap), credits)
+		w.set("C", r, num(funded), credits)
+		w.set("D", r, num(decimal.Max(m.Cap.Sub(funded), decimal.Zero)), credits)
+		w.set("E", r, num(blocked), credits)
+	}
+	if w.err != nil {
+		return w.err
+	}
+	if err := f.SetRowHeight(SheetMembers, 4, 30); err != nil {
+		return err
+	}
+	if err := f.SetColWidth(SheetMembers, "A", "A", 24); err != nil {
+		return err
+	}
+	if err := f.SetColWidth(SheetMembers, "B", "D", 16); err != nil {
+		return err
+	}
+	return f.SetColWidth(SheetMembers, "E", "E", 30)
 }
 
 // eventsSheet streams the current period's anonymized events (read by readEvents) with
-// excelize's StreamWriter.
-func eventsSheet(f *excelize.File, st *styles, start string, events []eventRow, skipped int) error {
+// excelize's StreamWriter, times in the tenant's zone.
+func eventsSheet(f *excelize.File, st *styles, cur period, loc *time.Location, events []eventRow, skipped int) error {
 	hdr := st.header()
 	timeSt := st.get(fmtTime, false)
 	units := st.get(fmtUnits, false)
@@ -413,7 +618,7 @@ func eventsSheet(f *excelize.File, st *styles, start string, events []eventRow, 
 	if err != nil {
 		return err
 	}
-	widths := []float64{20, 24, 16, 22, 11, 10, 12, 12, 12, 12, 12, 7, 22}
+	widths := []float64{24, 24, 16, 22, 11, 10, 12, 12, 12, 12, 12, 12, 7, 38}
 	for i, wd := range widths {
 		if err := sw.SetColWidth(i+1, i+1, wd); err != nil {
 			return err
@@ -422,10 +627,11 @@ func eventsSheet(f *excelize.File, st *styles, start string, events []eventRow, 
 	if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
 		return err
 	}
-	head := make([]any, len(eventsHeader))
-	for i, h := range eventsHeader {
+	header := eventsHeader(loc.String())
+	head := make([]any, len(header))
+	for i, h := range header {
 		hs := hdr
-		if i == 0 || i == 4 || (i >= 6 && i <= 10) {
+		if i == 0 || i == 4 || (i >= 6 && i <= 11) {
 			hs = st.headerRight()
 		}
 		head[i] = excelize.Cell{StyleID: hs, Value: h}
@@ -436,7 +642,7 @@ func eventsSheet(f *excelize.File, st *styles, start string, events []eventRow, 
 	r := 1
 	for _, e := range events {
 		r++
-		vals := []any{excelize.Cell{StyleID: timeSt, Value: e.at}, e.typ, e.user, e.domain, nil, e.unit}
+		vals := []any{excelize.Cell{StyleID: timeSt, Value: localWall(e.at, loc)}, e.typ, e.user, e.domain, nil, e.unit}
 		v, err := numText(e.value)
 		if err != nil {
 			return err
@@ -449,6 +655,11 @@ func eventsSheet(f *excelize.File, st *styles, start string, events []eventRow, 
 			}
 			vals = append(vals, excelize.Cell{StyleID: credits, Value: c})
 		}
+		a, err := numText(e.allowance)
+		if err != nil {
+			return err
+		}
+		vals = append(vals, excelize.Cell{StyleID: units, Value: a})
 		lateText := ""
 		if e.late {
 			lateText = "late"
@@ -459,13 +670,13 @@ func eventsSheet(f *excelize.File, st *styles, start string, events []eventRow, 
 		}
 	}
 	if skipped > 0 {
-		note := fmt.Sprintf("%d more events of this period are not listed (the sheet's row limit): see %s_ai_credits_usage.csv", skipped, start)
+		note := fmt.Sprintf("%d more events of this period are not listed (the sheet's row limit): see %s_ai_credits_usage.csv", skipped, cur.Start)
 		if err := sw.SetRow(fmt.Sprintf("A%d", r+1), []any{note}); err != nil {
 			return err
 		}
 	}
 	if r > 1 {
-		if err := sw.AddTable(&excelize.Table{Range: fmt.Sprintf("A1:M%d", r), Name: "PeriodEvents", StyleName: "TableStyleLight9"}); err != nil {
+		if err := sw.AddTable(&excelize.Table{Range: fmt.Sprintf("A1:N%d", r), Name: "PeriodEvents", StyleName: "TableStyleLight9"}); err != nil {
 			return err
 		}
 	}

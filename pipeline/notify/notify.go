@@ -39,11 +39,19 @@ const (
 	StatusPending = "pending"
 	StatusSent    = "sent"
 	StatusFailed  = "failed"
+	// StatusSuppressed is never sent: its period was final when e-mail delivery was first
+	// enabled (StatusReason says so).
+	StatusSuppressed = "suppressed"
 )
 
 // Record inserts the crossings of this run that are not recorded yet. It needs the run's
 // temporary tables (rated_events, period_calc, cfg_periods, cfg_deposits, cfg_tenants, and
 // the e4 macro); a crossing already recorded by an earlier run is left as it is.
+//
+// The first run whose configuration enables e-mail (an smtp: block) is recorded, and in it
+// the pending notifications of periods that are final once the run commits are suppressed:
+// only crossings in periods open when delivery is first enabled are ever sent, so turning
+// e-mail on for a deployment with history does not mail its backlog (notify_enable.sql).
 func Record(ctx context.Context, conn *sql.Conn, cfg *schemas.Config, runSeq int) error {
 	if err := warehouse.Exec(ctx, conn, "notify_schema.sql"); err != nil {
 		return err
@@ -71,7 +79,13 @@ func Record(ctx context.Context, conn *sql.Conn, cfg *schemas.Config, runSeq int
 	if err != nil {
 		return err
 	}
-	return warehouse.Exec(ctx, conn, "notify_record.sql", runSeq)
+	if err := warehouse.Exec(ctx, conn, "notify_record.sql", runSeq); err != nil {
+		return err
+	}
+	if cfg.SMTP == nil {
+		return nil
+	}
+	return warehouse.Exec(ctx, conn, "notify_enable.sql", runSeq)
 }
 
 func dec6(d decimal.Decimal) driver.Value {
@@ -105,6 +119,8 @@ type Notification struct {
 	LastError      *string          `json:"last_error"`
 	LastAttemptAt  *time.Time       `json:"last_attempt_at"`
 	SentAt         *time.Time       `json:"sent_at"`
+	// StatusReason says why a notification is suppressed; nil otherwise.
+	StatusReason *string `json:"status_reason"`
 }
 
 // outboxLine is the JSON form of a Notification: decimals as plain numbers, instants as
@@ -133,6 +149,7 @@ type outboxLine struct {
 	LastError        *string      `json:"last_error"`
 	LastAttemptAt    *string      `json:"last_attempt_at"`
 	SentAt           *string      `json:"sent_at"`
+	StatusReason     *string      `json:"status_reason"`
 }
 
 func num(d decimal.Decimal) json.Number { return json.Number(d.String()) }
@@ -168,7 +185,7 @@ func (n Notification) MarshalJSON() ([]byte, error) {
 		CreditsLimit: num(n.CreditsLimit), CreditsUsed: num(n.CreditsUsed), CreditsLeft: num(n.CreditsLeft),
 		Utilization: numPtr(n.Utilization), Policy: n.Policy, PricePerCredit: numPtr(n.PricePerCredit),
 		Currency: n.Currency, Emails: emails, Status: n.Status, Attempts: n.Attempts, LastError: n.LastError,
-		LastAttemptAt: instantPtr(n.LastAttemptAt), SentAt: instantPtr(n.SentAt),
+		LastAttemptAt: instantPtr(n.LastAttemptAt), SentAt: instantPtr(n.SentAt), StatusReason: n.StatusReason,
 	})
 }
 
@@ -192,11 +209,11 @@ func query(ctx context.Context, conn *sql.Conn, pendingOnly bool) ([]Notificatio
 	for rows.Next() {
 		var n Notification
 		var threshold, plan, bank, deposits, limit, used, left, emails string
-		var util, price, currency, lastErr sql.NullString
+		var util, price, currency, lastErr, reason sql.NullString
 		var lastAttempt, sentAt sql.NullTime
 		if err := rows.Scan(&n.TenantID, &n.TenantName, &n.PeriodStart, &n.PeriodEnd, &threshold, &n.CrossedAt,
 			&n.EventID, &plan, &bank, &deposits, &limit, &used, &left, &util, &n.Policy, &price, &currency,
-			&emails, &n.Status, &n.Attempts, &lastErr, &lastAttempt, &sentAt); err != nil {
+			&emails, &n.Status, &n.Attempts, &lastErr, &lastAttempt, &sentAt, &reason); err != nil {
 			return nil, fmt.Errorf("read notify_outbox.sql: %w", err)
 		}
 		for _, f := range []struct {
@@ -227,6 +244,10 @@ func query(ctx context.Context, conn *sql.Conn, pendingOnly bool) ([]Notificatio
 		if lastErr.Valid {
 			s := lastErr.String
 			n.LastError = &s
+		}
+		if reason.Valid {
+			s := reason.String
+			n.StatusReason = &s
 		}
 		if lastAttempt.Valid {
 			t := lastAttempt.Time.UTC()

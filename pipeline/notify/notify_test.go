@@ -16,6 +16,7 @@ import (
 	"log"
 	"log/slog"
 	"math/big"
+	"mime"
 	"mime/quotedprintable"
 	"net"
 	"os"
@@ -376,7 +377,7 @@ func TestDeliverFailureThenRetry(t *testing.T) {
 		t.Errorf("envelope %+v", first)
 	}
 	body := strings.Join(strings.Fields(decodeBody(t, first.data)), " ")
-	for _, want := range []string{"Acme Learning (tenant acme) has used 90% of the AI credits", "2026-01-01 to 2026-01-31",
+	for _, want := range []string{"Acme Learning (tenant acme) has used 90% of the AI credits", "1 Jan 2026 – 31 Jan 2026",
 		"Credits used: 230", "Credits left: 20", "Utilization: 92%",
 		"invoiced after the period closes, at 0.05 EUR per credit.", "Credits available: 250 credits plan: 100",
 		"bank at period start: 0 deposits in period: 150"} {
@@ -384,7 +385,10 @@ func TestDeliverFailureThenRetry(t *testing.T) {
 			t.Errorf("message body lacks %q:\n%s", want, body)
 		}
 	}
-	if !strings.Contains(first.data, "Subject: AI credits: Acme Learning has used 90% of its credits for 2026-01-01 to 2026-01-31") {
+	if subj := decodedSubject(t, first.data); subj != "AI credits: Acme Learning has used 90% of its credits for 1 Jan 2026 – 31 Jan 2026" {
+		t.Errorf("subject %q", subj)
+	}
+	if !strings.Contains(first.data, "Subject: =?utf-8?q?AI_credits:_Acme_Learning_has_used_90%_of_its_credits") {
 		t.Errorf("headers:\n%s", first.data)
 	}
 	feb := decodeBody(t, msgs[2].data)
@@ -629,4 +633,97 @@ func TestDeliveryError(t *testing.T) {
 			t.Errorf("DeliveryError leaks or grows: %q", got)
 		}
 	}
+}
+
+// TestFirstDeliverySuppressesFinalPeriods (issue 12): turning e-mail on for a deployment
+// with history sent every pending notice at once (January's alerts in April). Given
+// notifications recorded by runs without smtp:, when the first run with smtp: finalizes
+// February while January was already final, then January's and February's pending
+// notifications are suppressed with their reason (in the outbox, never sent) and only
+// March's, whose period is open, are sent; a later run suppresses nothing more.
+func TestFirstDeliverySuppressesFinalPeriods(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	wh := filepath.Join(dir, "w.duckdb")
+	cfg := testConfig()
+
+	// Run 1, without smtp: every crossing of January and February is recorded, pending.
+	conn := openRun(t, wh, false)
+	first := outboxLines(t, run(t, conn, cfg, 1, filepath.Join(dir, "out1")))
+	if len(first) != 6 {
+		t.Fatalf("run 1: %d notifications, want 6", len(first))
+	}
+	conn.Close()
+
+	// Run 2, the first with smtp: January is final, the run finalizes February, March is open.
+	ms := startServer(t, nil, "", "")
+	cfg.SMTP = &schemas.SMTP{Host: "127.0.0.1", Port: ms.port, From: "billing@creditmeter.example"}
+	sender := NewSMTPSender(cfg.SMTP)
+	sender.Username, sender.Password = "", ""
+	conn2 := openRun(t, wh, true)
+	if _, err := conn2.ExecContext(ctx, `UPDATE cfg_periods SET was_final = period_idx = 0, finalize = period_idx <= 1`); err != nil {
+		t.Fatal(err)
+	}
+	got := outboxLines(t, run(t, conn2, cfg, 2, filepath.Join(dir, "out2")))
+	suppressed, pending := 0, 0
+	for _, g := range got {
+		switch g["status"] {
+		case StatusSuppressed:
+			suppressed++
+			if g["period_start"] == "2026-03-01" {
+				t.Errorf("an open period's notification suppressed: %v", g)
+			}
+			if r, _ := g["status_reason"].(string); !strings.Contains(r, "final when e-mail delivery was first enabled") {
+				t.Errorf("status_reason %q", r)
+			}
+		case StatusPending:
+			pending++
+			if g["period_start"] != "2026-03-01" || g["status_reason"] != nil {
+				t.Errorf("pending: %v", g)
+			}
+		default:
+			t.Errorf("status %v", g)
+		}
+	}
+	if suppressed != 6 || pending == 0 {
+		t.Fatalf("run 2: %d suppressed, %d pending:\n%v", suppressed, pending, got)
+	}
+	sent, failed, err := Deliver(ctx, conn2, cfg, sender, time.Date(2026, 3, 5, 0, 0, 0, 0, time.UTC), quietLog())
+	if err != nil || sent != pending || failed != 0 {
+		t.Fatalf("delivery: sent %d failed %d err %v, want %d sent", sent, failed, err, pending)
+	}
+	for _, m := range ms.received() {
+		if !strings.Contains(decodeBody(t, m.data), "1 Mar 2026 – 31 Mar 2026") {
+			t.Errorf("a message for another period than March:\n%s", decodeBody(t, m.data))
+		}
+	}
+
+	// Run 3: delivery was enabled before; March is final now, nothing else is suppressed.
+	if _, err := conn2.ExecContext(ctx, `UPDATE cfg_periods SET was_final = true, finalize = true`); err != nil {
+		t.Fatal(err)
+	}
+	third := outboxLines(t, run(t, conn2, cfg, 3, filepath.Join(dir, "out3")))
+	n := map[string]int{}
+	for _, g := range third {
+		n[g["status"].(string)]++
+	}
+	if n[StatusSuppressed] != 6 || n[StatusSent] != pending || len(third) != 6+pending {
+		t.Errorf("run 3: %v", n)
+	}
+}
+
+// decodedSubject reads a message's Subject header, RFC 2047 decoded.
+func decodedSubject(t *testing.T, data string) string {
+	t.Helper()
+	for _, l := range strings.Split(data, "\r\n") {
+		if v, ok := strings.CutPrefix(l, "Subject: "); ok {
+			s, err := new(mime.WordDecoder).DecodeHeader(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+	}
+	t.Fatal("no Subject")
+	return ""
 }

@@ -215,20 +215,20 @@ func isLoopback(host string) bool {
 
 // Subject is the message's subject line.
 func Subject(n Notification) string {
-	return fmt.Sprintf("AI credits: %s has used %s%% of its credits for %s to %s",
-		n.TenantName, percent(n.Threshold), n.PeriodStart, lastDay(n.PeriodEnd))
+	return fmt.Sprintf("AI credits: %s has used %s%% of its credits for %s",
+		n.TenantName, percent(n.Threshold), periodText(n.PeriodStart, n.PeriodEnd))
 }
 
 // Body is the plain-text message: tenant, period, threshold, credits used and left, and
 // what happens next under the tenant's overage policy. Lines stay under 76 characters.
 func Body(n Notification) string {
 	var b strings.Builder
-	period := n.PeriodStart + " to " + lastDay(n.PeriodEnd)
+	period := periodText(n.PeriodStart, n.PeriodEnd)
 	b.WriteString("Hello,\n\n")
 	if n.CreditsLimit.IsZero() {
 		fmt.Fprintf(&b, "%s (tenant %s) has no AI credits available for the\n"+
-			"billing period %s, and AI features were used: the %s%%\n"+
-			"usage threshold is reached.\n\n", n.TenantName, n.TenantID, period, percent(n.Threshold))
+			"billing period %s, and AI features were used:\n"+
+			"the %s%% usage threshold is reached.\n\n", n.TenantName, n.TenantID, period, percent(n.Threshold))
 	} else {
 		fmt.Fprintf(&b, "%s (tenant %s) has used %s%% of the AI credits\n"+
 			"available for the billing period %s.\n\n", n.TenantName, n.TenantID, percent(n.Threshold), period)
@@ -314,11 +314,16 @@ func sanitize(s string) string {
 // percent writes a ratio as a percentage: 0.9 -> "90", 1.0825 -> "108.25".
 func percent(d decimal.Decimal) string { return d.Shift(2).String() }
 
-// lastDay turns an exclusive period end (YYYY-MM-DD) into the period's last day.
-func lastDay(end string) string {
-	t, err := time.Parse("2006-01-02", end)
-	if err != nil {
-		return end
+// periodText writes a period as people read it, with its inclusive last day: "1 Jan 2026 –
+// 31 Jan 2026" (start and the exclusive end are YYYY-MM-DD), as every human-facing
+// document does.
+func periodText(start, end string) string {
+	day := func(s string, back int) string {
+		t, err := time.Parse(time.DateOnly, s)
+		if err != nil {
+			return s
+		}
+		return t.AddDate(0, 0, -back).Format("2 Jan 2006")
 	}
-	return t.AddDate(0, 0, -1).Format("2006-01-02")
+	return day(start, 0) + " – " + day(end, 1)
 }

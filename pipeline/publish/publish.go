@@ -178,7 +178,11 @@ func (o *Outbox) Collect(ctx context.Context, conn *sql.Conn) ([]File, error) {
 		}
 		prev, known := idx[key]
 		if known && prev.runSeq == o.runSeq && !prev.published {
-			return nil // collected already by this run (an earlier Collect of the same outbox)
+			if prev.SHA256 == sum && prev.Bytes == n {
+				return nil // collected already by this run (an earlier Collect of the same outbox)
+			}
+			// rendered again by this run since it was collected (the notification outbox,
+			// after delivery): the new bytes are recorded below, as a change would be
 		}
 		if known && prev.SHA256 == sum && prev.Bytes == n {
 			if !prev.final && o.final[key] {

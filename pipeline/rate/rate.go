@@ -8,7 +8,9 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
@@ -66,10 +68,11 @@ func Prepare(ctx context.Context, conn *sql.Conn, cfg *schemas.Config, cal *Cale
 				t := &cfg.Tenants[i]
 				next := time.Date(t.ServiceEnd.Year, t.ServiceEnd.Month, t.ServiceEnd.Day+1, 0, 0, 0, 0, time.UTC)
 				until := schemas.Date{Year: next.Year(), Month: next.Month(), Day: next.Day()}.In(t.Location)
-				if err := add(int32(i), t.ID, t.Name, t.RateCard, t.Timezone, t.Currency, t.Overage.Policy,
+				inv := invoiceTerms(cfg, t)
+				if err := add(append([]driver.Value{int32(i), t.ID, t.Name, t.RateCard, t.Timezone, t.Currency, t.Overage.Policy,
 					dec(t.Overage.PricePerCredit, 6), dec(t.CreditsPlan, 4),
 					t.ServiceStart.In(t.Location), until, history.Digest(cfg, t),
-					int32(history.Horizon(cal.Periods[i], now))); err != nil {
+					int32(history.Horizon(cal.Periods[i], now))}, inv...)...); err != nil {
 					return err
 				}
 			}
@@ -167,6 +170,33 @@ func Prepare(ctx context.Context, conn *sql.Conn, cfg *schemas.Config, cal *Cale
 		}
 	}
 	return nil
+}
+
+// invoiceTerms are the last columns of a cfg_tenants row (config_tables.sql): what an
+// invoice of the tenant captures when it is issued, and its member caps as JSON.
+func invoiceTerms(cfg *schemas.Config, t *schemas.Tenant) []driver.Value {
+	taxLabel, taxNote := driver.Value(nil), driver.Value(nil)
+	taxRate := decimal.Zero
+	if tx := t.Tax; tx != nil {
+		if tx.ReverseCharge != "" {
+			taxNote = tx.ReverseCharge
+		} else {
+			taxLabel, taxRate = tx.Label, tx.Rate
+		}
+	}
+	type capRow struct {
+		UserID string `json:"user_id"`
+		Cap    string `json:"cap"`
+	}
+	caps := make([]capRow, 0, len(t.Members))
+	for _, m := range t.Members {
+		caps = append(caps, capRow{m.UserID, m.Cap.String()})
+	}
+	capsJSON, _ := json.Marshal(caps) // strings only: cannot fail
+	return []driver.Value{int32(t.PaymentTerms.DaysOrDefault()), t.InvoiceName(), str(t.Customer.Address),
+		str(t.Customer.TaxID), str(t.Customer.POReference), taxLabel, dec(taxRate, 6), taxNote,
+		str(cfg.Issuer.Name), str(cfg.Issuer.Address), str(cfg.Issuer.TaxID),
+		str(strings.Join(cfg.Issuer.Bank.Lines(), "\n")), string(capsJSON)}
 }
 
 // Run decides which tenants the run recomputes and rates their pending lines, with every

@@ -1,7 +1,9 @@
 // Package snapshot keeps the analysts' copy of the results: a DuckDB database of its own
-// beside the warehouse, with documented views events, rated_events, period_usage, invoices
-// and quarantine, published as analytics/warehouse.duckdb, and the ledger tables as Parquet
-// per tenant (analytics/parquet/). It holds no personal data: users appear by user_id only.
+// beside the warehouse, with documented views events, rated_events, period_usage, invoices,
+// quarantine, tenants, deposits, member_caps and notifications, published as
+// analytics/warehouse.duckdb, and the ledger tables as Parquet per tenant
+// (analytics/parquet/). It holds no personal data: users appear by user_id only, and
+// notifications without their recipients.
 //
 // The snapshot grows with each run instead of being rebuilt (BILLING.md section 5, "Cost"):
 // after a run's results commit, Update compares the snapshot's rows in the run's scope (the
@@ -19,6 +21,12 @@
 // The snapshot is a file of its own, so analysts who open a copy (read-only) never block a
 // run, and a run never blocks them: Install replaces a local copy by renaming a new file
 // over it, which leaves readers of the old one undisturbed.
+//
+// The configuration (tenants, deposits, member caps) is not in the warehouse's ledgers: each
+// Update first keeps the run's configuration in warehouse tables of its own
+// (snapshot_config.sql), the one thing it writes there, so that a rebuild from the warehouse
+// alone gives the rows a delta gives. These small tables and the notifications are compared
+// whole on every run.
 package snapshot
 
 import (
@@ -45,10 +53,11 @@ const (
 
 // Layout is the version of the snapshot database's tables. A snapshot of another layout is
 // rebuilt by the next run.
-const Layout = 1
+const Layout = 2
 
 // Views are the documented views of the snapshot.
-var Views = []string{"events", "rated_events", "period_usage", "invoices", "quarantine"}
+var Views = []string{"events", "rated_events", "period_usage", "invoices", "quarantine",
+	"tenants", "deposits", "member_caps", "notifications"}
 
 // ParquetTables are the views exported as Parquet, one file per tenant.
 var ParquetTables = []string{"rated_events", "period_usage", "invoices"}
@@ -87,13 +96,17 @@ type state struct {
 
 // Update brings the snapshot at o.Path up to run o.RunSeq, whose results must be committed
 // on conn (the run's connection: the delta is read from its temp tables changed_lines,
-// removed_lines, checked, dirty and cfg_tenants), and writes into o.OutDir the files that
-// changed: analytics/warehouse.duckdb and the Parquet files of the tenants whose rows
-// changed. It writes no table of the warehouse.
+// removed_lines, checked, dirty and the configuration's cfg_*), and writes into o.OutDir
+// the files that changed: analytics/warehouse.duckdb and the Parquet files of the tenants
+// whose rows changed. The only tables of the warehouse it writes are its copy of the run's
+// configuration (snapshot_config.sql).
 func Update(ctx context.Context, conn *sql.Conn, o Options) (res Result, err error) {
 	published, err := readPublished(ctx, conn)
 	if err != nil {
 		return res, err
+	}
+	if err := warehouse.InTx(ctx, conn, func() error { return warehouse.Exec(ctx, conn, "snapshot_config.sql") }); err != nil {
+		return res, fmt.Errorf("snapshot: %w", err)
 	}
 	stage, err := os.MkdirTemp(o.StageDir, "snapshot-")
 	if err != nil {
@@ -121,6 +134,9 @@ func Update(ctx context.Context, conn *sql.Conn, o Options) (res Result, err err
 		// The snapshot holds the results of the run just before: stage this run's delta.
 		if err := warehouse.Exec(ctx, conn, "snapshot_scope_run.sql", o.RunSeq); err != nil {
 			return res, fmt.Errorf("snapshot: %w", err)
+		}
+		if err := sources(ctx, conn); err != nil {
+			return res, err
 		}
 		if err := warehouse.Exec(ctx, conn, "snapshot_rows.sql"); err != nil {
 			return res, fmt.Errorf("snapshot: %w", err)
@@ -280,10 +296,14 @@ func Rebuild(ctx context.Context, conn *sql.Conn, path string, runSeq int, runID
 		return fmt.Errorf("snapshot: staging: %w", err)
 	}
 	defer os.RemoveAll(stage)
-	for _, f := range []string{"snapshot_scope_all.sql", "snapshot_rows.sql"} {
-		if err := warehouse.Exec(ctx, conn, f); err != nil {
-			return fmt.Errorf("snapshot: %w", err)
-		}
+	if err := warehouse.Exec(ctx, conn, "snapshot_scope_all.sql"); err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	if err := sources(ctx, conn); err != nil {
+		return err
+	}
+	if err := warehouse.Exec(ctx, conn, "snapshot_rows.sql"); err != nil {
+		return fmt.Errorf("snapshot: %w", err)
 	}
 	vars := map[string]string{"stage": filepath.ToSlash(stage)}
 	if err := warehouse.ExecTemplate(ctx, conn, "snapshot_stage.sql", vars); err != nil {
@@ -313,6 +333,40 @@ func Rebuild(ctx context.Context, conn *sql.Conn, path string, runSeq int, runID
 	}
 	// A write-ahead log of the replaced file would be replayed against the new one.
 	if err := os.Remove(path + ".wal"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	return nil
+}
+
+// sources names the warehouse tables the snapshot reads besides the ledgers
+// (snapshot_sources.sql): its configuration copy and the notifications, or stand-ins
+// without rows for those a warehouse does not have (one no run of this version wrote).
+func sources(ctx context.Context, conn *sql.Conn) error {
+	rows, err := warehouse.Query(ctx, conn, "snapshot_sources_found.sql")
+	if err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	found := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			_ = rows.Close()
+			return fmt.Errorf("snapshot: read the catalog: %w", err)
+		}
+		found[name] = true
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("snapshot: read the catalog: %w", err)
+	}
+	vars := map[string]string{}
+	for v, table := range map[string]string{"tenants": "snapshot_tenants", "deposits": "snapshot_deposits",
+		"member_caps": "snapshot_member_caps", "notifications": "notifications"} {
+		vars[v] = "main." + table
+		if !found[table] {
+			vars[v] = "snap_none_" + v
+		}
+	}
+	if err := warehouse.ExecTemplate(ctx, conn, "snapshot_sources.sql", vars); err != nil {
 		return fmt.Errorf("snapshot: %w", err)
 	}
 	return nil

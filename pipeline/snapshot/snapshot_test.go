@@ -674,3 +674,65 @@ func copyTo(t *testing.T, src, dst string) {
 		t.Fatalf("%s has a write-ahead log", src)
 	}
 }
+
+// TestConfigurationAndNotifications (issue 12): the snapshot lists the configured tenants,
+// their deposits and member caps, and the threshold notifications without their
+// recipients; a configuration change reaches them by the run's delta (equal to a rebuild),
+// and a run with nothing new leaves them, and every file, as they were.
+func TestConfigurationAndNotifications(t *testing.T) {
+	acme := func(capU1 string, extraDeposit string) string {
+		return `  - {id: acme, name: Acme Learning, rate_card: std, timezone: Europe/Rome, currency: EUR, period: monthly, anchor_day: 1,
+     service_start: 2026-01-01, service_end: 2026-12-31, credits_plan: 15,
+     overage: {policy: bill, price_per_credit: 0.05}, payment_terms: net 14,
+     bank: [{id: PO-1, credits: 10, at: 2026-01-01}` + extraDeposit + `],
+     members: [{user_id: u-1, cap: ` + capU1 + `}, {user_id: u-9, cap: 0}],
+     notify: {thresholds: [0.5, 1.0], email: [billing.secret@acme.example]}}
+`
+	}
+	w := newWorld(t, configOf("", acme("40", ""), betaYAML))
+	w.put("a.jsonl", lines(ev("a1"), ev("a2", "occurred_at", "2026-01-11T10:00:00Z"), ev("a3", "tenant_id", "beta"),
+		ev("a4", "occurred_at", "2026-01-12T10:00:00Z")))
+	w.run("2026-01-20T00:00:00Z")
+	w.checkIncremental("configuration listed")
+	db, err := warehouse.OpenReadOnly(w.snap())
+	must(t, err)
+	for q, want := range map[string]string{
+		"SELECT string_agg(tenant_id || ' ' || coalesce(tenant_name, '-') || ' ' || currency || ' ' || timezone || ' ' || credits_plan || ' ' || policy || ' ' || coalesce(CAST(price_per_credit AS VARCHAR), '-') || ' ' || payment_days, '; ' ORDER BY tenant_id) FROM tenants": "acme Acme Learning EUR Europe/Rome 15.0000 bill 0.050000 14; beta - EUR UTC 100.0000 block - 30",
+		"SELECT string_agg(tenant_id || ' ' || deposit_id || ' ' || credits || ' ' || CAST(deposited_at AS VARCHAR), '; ') FROM deposits":                                                                                                                                         "acme PO-1 10.0000 2025-12-31 23:00:00+00",
+		"SELECT string_agg(tenant_id || ' ' || user_id || ' ' || cap, '; ' ORDER BY user_id) FROM member_caps":                                                                                                                                                                    "acme u-1 40.0000; acme u-9 0.0000",
+		"SELECT string_agg(period_start || ' ' || threshold || ' ' || status, '; ' ORDER BY threshold) FROM notifications":                                                                                                                                                        "2026-01-01 0.500000 pending; 2026-01-01 1.000000 pending",
+		"SELECT count(*) FROM duckdb_columns() WHERE table_name = 'notifications' AND column_name = 'emails'":                                                                                                                                                                     "0",
+	} {
+		if got := queryText(t, db, q); got[0] != want {
+			t.Errorf("%s\n = %s\nwant %s", q, got[0], want)
+		}
+	}
+	must(t, db.Close())
+	if b, err := os.ReadFile(filepath.Join(w.out, filepath.FromSlash(snapshot.DBKey))); err != nil || bytes.Contains(b, []byte("billing.secret")) {
+		t.Errorf("the published snapshot holds a notification recipient (%v)", err)
+	}
+
+	// A configuration change: another cap, one more deposit.
+	w.cfg = configOf("", acme("25", ", {id: PO-2, credits: 5, at: 2026-01-15}"), betaYAML)
+	m := w.run("2026-01-20T01:00:00Z")
+	if got := analyticsOutputs(m); !slices.Contains(got, snapshot.DBKey) {
+		t.Errorf("a configuration change published %v", got)
+	}
+	w.checkIncremental("configuration changed")
+	db, err = warehouse.OpenReadOnly(w.snap())
+	must(t, err)
+	if got := queryText(t, db, "SELECT count(*) || ' ' || max(cap) FROM member_caps WHERE user_id = 'u-1'"); got[0] != "1 25.0000" {
+		t.Errorf("member cap after the change: %s", got[0])
+	}
+	if got := queryText(t, db, "SELECT count(*) FROM deposits"); got[0] != "2" {
+		t.Errorf("deposits after the change: %s", got[0])
+	}
+	if got := queryText(t, db, "SELECT string_agg(view_name, ' ' ORDER BY view_name) FROM duckdb_views() WHERE NOT internal AND comment IS NOT NULL"); got[0] != "deposits events invoices member_caps notifications period_usage quarantine rated_events tenants" {
+		t.Errorf("documented views: %s", got[0])
+	}
+	must(t, db.Close())
+	// nothing new: nothing written
+	if got := analyticsOutputs(w.run("2026-01-20T02:00:00Z")); len(got) > 0 {
+		t.Errorf("a run with nothing new wrote %v", got)
+	}
+}

@@ -3,7 +3,8 @@
 -- Tenants: acme (bill, plan 100, deposits 150 on Jan 1 and 50 on Feb 10, thresholds 0.9 and 1),
 -- zero (block, nothing available: the first charged event crosses everything),
 -- quiet (no thresholds configured: never notified).
-INSERT INTO cfg_tenants VALUES
+INSERT INTO cfg_tenants (tenant_no, tenant_id, tenant_name, rate_card, timezone, currency, policy, price,
+    credits_plan, service_from, service_until, config_digest, horizon_idx) VALUES
     (0, 'acme', 'Acme Learning', 'creator', 'UTC', 'EUR', 'bill', 0.05, 100, '2026-01-01 00:00:00+00', '2027-01-01 00:00:00+00', 'd', 0),
     (1, 'zero', 'Zéro Formation', 'creator', 'UTC', 'EUR', 'block', 0, 0, '2026-01-01 00:00:00+00', '2027-01-01 00:00:00+00', 'd', 0),
     (2, 'quiet', 'Quiet Co', 'creator', 'UTC', 'USD', 'bill', 0.10, 100, '2026-01-01 00:00:00+00', '2027-01-01 00:00:00+00', 'd', 0);

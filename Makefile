@@ -6,6 +6,8 @@ SAMPLE_EVENTS ?= 200000
 SAMPLE_NOW    ?= 2026-04-06T00:00:00Z
 BENCH_EVENTS  ?= 1000000
 FUZZTIME  ?= 15s
+# the version creditmeter --version prints: the commit, described by git ("dev" outside a checkout)
+VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
 .DEFAULT_GOAL := help
 FAULT_EVENTS  ?= 1000000
@@ -18,8 +20,8 @@ BATCH_SEEDS   ?= 50
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-build: ## build bin/creditmeter
-	$(GO) build -o $(BIN) ./cmd/creditmeter
+build: ## build bin/creditmeter (creditmeter --version shows VERSION)
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/creditmeter
 
 $(SAMPLE)/creditmeter.yaml:
 	$(GO) run ./cmd/creditmeter generate --events $(SAMPLE_EVENTS) --tenants 12 --seed 7 --out $(SAMPLE)

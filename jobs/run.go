@@ -404,26 +404,33 @@ func (x *run) stage(name string, f func() (int64, error)) error {
 // checkLocations refuses an output or a warehouse inside the source: every run would read
 // the previous run's outputs as events.
 func (r *Runner) checkLocations(o Options) error {
+	if probs := LocationProblems(o.Source, o.Output, o.Warehouse); len(probs) > 0 {
+		return &schemas.ConfigError{File: r.file, Problems: probs}
+	}
+	return nil
+}
+
+// LocationProblems lists what is wrong with where a run reads and writes: a warehouse that
+// is not a local file, an output or a warehouse inside the source.
+func LocationProblems(source, output, warehouse string) []schemas.Problem {
 	var probs []schemas.Problem
-	if o.Warehouse == ":memory:" || strings.Contains(o.Warehouse, ":") && !filepath.IsAbs(o.Warehouse) && strings.Index(o.Warehouse, ":") > 1 {
+	if warehouse == ":memory:" || strings.Contains(warehouse, ":") && !filepath.IsAbs(warehouse) && strings.Index(warehouse, ":") > 1 {
 		// an in-memory or remote database keeps nothing between runs: invoice numbers
 		// would start again and published invoices be overwritten
-		probs = append(probs, schemas.Problem{Path: "warehouse", Reason: fmt.Sprintf("%q is not a local file", o.Warehouse)})
+		probs = append(probs, schemas.Problem{Path: "warehouse",
+			Reason: fmt.Sprintf("%q is not a local file: invoice numbers and final periods would not be kept between runs", warehouse)})
 	}
-	for _, c := range []struct{ name, loc string }{{"output", o.Output}, {"warehouse", filepath.Dir(o.Warehouse)}} {
-		in, err := objstore.Within(o.Source, c.loc)
+	for _, c := range []struct{ name, loc string }{{"output", output}, {"warehouse", filepath.Dir(warehouse)}} {
+		in, err := objstore.Within(source, c.loc)
 		if err != nil {
 			probs = append(probs, schemas.Problem{Path: c.name, Reason: err.Error()})
 			continue
 		}
 		if in {
-			probs = append(probs, schemas.Problem{Path: c.name, Reason: fmt.Sprintf("%s lies inside the source %s: every run would read it as events", c.loc, o.Source)})
+			probs = append(probs, schemas.Problem{Path: c.name, Reason: fmt.Sprintf("%s lies inside the source %s: every run would read it as events", c.loc, source)})
 		}
 	}
-	if len(probs) > 0 {
-		return &schemas.ConfigError{File: r.file, Problems: probs}
-	}
-	return nil
+	return probs
 }
 
 // ingest reads the objects not read before, in batches.

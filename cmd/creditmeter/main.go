@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,12 +12,15 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
 	"time"
 
 	"github.com/creditmeter/creditmeter/jobs"
 	"github.com/creditmeter/creditmeter/pipeline/objstore"
+	"github.com/creditmeter/creditmeter/pipeline/warehouse"
 	"github.com/creditmeter/creditmeter/schemas"
 )
 
@@ -53,7 +57,10 @@ usage:
   creditmeter query    --warehouse W [--format table|csv] "SQL"
   creditmeter invoices --config FILE [--output O] [--period YYYY-MM] [--tenant ID] --out DIR [--format xlsx|csv|both]
   creditmeter generate --events N --tenants T --out DIR [--seed S]
-  creditmeter version
+  creditmeter explain  --config FILE [--warehouse W] --tenant ID --event ID [--json] [--restricted]
+  creditmeter diff     --config FILE | --warehouse W  --from RUN --to RUN [--tenant ID] [--csv]
+  creditmeter validate --config FILE [--source S] [--output O] [--warehouse W]
+  creditmeter version  (or --version)
 
 Exit status: 0 done, 1 the run failed and published nothing new, 2 bad arguments or configuration.
 `
@@ -74,9 +81,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdQuery(ctx, args[1:], stdout, stderr)
 	case "invoices":
 		return cmdInvoices(ctx, args[1:], stdout, stderr)
-	case "version":
-		fmt.Fprintln(stdout, "creditmeter", version)
-		return exitOK
+	case "explain":
+		return cmdExplain(ctx, args[1:], stdout, stderr)
+	case "diff":
+		return cmdDiff(ctx, args[1:], stdout, stderr)
+	case "validate":
+		return cmdValidate(ctx, args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		return exitCode(stderr, printVersion(ctx, stdout))
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
@@ -85,7 +97,41 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitUsage
 }
 
+// version is set at build time: go build -ldflags "-X main.version=$(git describe --always --dirty)"
+// (the Makefile's build target); "dev" otherwise.
 var version = "dev"
+
+// printVersion prints the version, the Go version it was built with and the DuckDB library
+// it links (SELECT version() on an in-memory database).
+func printVersion(ctx context.Context, w io.Writer) error {
+	v := version
+	if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" {
+		// a plain go build inside the repository still records the commit
+		var rev, dirty string
+		for _, s := range bi.Settings {
+			switch {
+			case s.Key == "vcs.revision" && len(s.Value) >= 12:
+				rev = s.Value[:12]
+			case s.Key == "vcs.modified" && s.Value == "true":
+				dirty = "-dirty"
+			}
+		}
+		if rev != "" {
+			v += " (" + rev + dirty + ")"
+		}
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		return fmt.Errorf("version: open duckdb: %w", err)
+	}
+	defer db.Close()
+	var duck string
+	if err := warehouse.QueryRow(ctx, db, "version.sql", &duck); err != nil {
+		return fmt.Errorf("version: %w", err)
+	}
+	_, err = fmt.Fprintf(w, "creditmeter %s\ngo %s\nduckdb %s\n", v, runtime.Version(), duck)
+	return err
+}
 
 // usageError marks errors in arguments or configuration (exit status 2).
 type usageError struct{ err error }

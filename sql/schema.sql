@@ -332,7 +332,7 @@ CREATE TABLE IF NOT EXISTS runs (
     status      VARCHAR NOT NULL   -- started | committed | succeeded | failed
 );
 
-INSERT OR IGNORE INTO meta VALUES ('schema_version', '2');
+INSERT OR IGNORE INTO meta VALUES ('schema_version', '3');
 
 -- The user directory from users/*.csv objects; the last object by key wins per user.
 CREATE TABLE IF NOT EXISTS user_directory (

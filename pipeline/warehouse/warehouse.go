@@ -53,8 +53,10 @@ func Open(ctx context.Context, path string) (*sql.DB, error) {
 	return db, nil
 }
 
-// SchemaVersion is the layout of the persistent tables (sql/schema.sql).
-const SchemaVersion = "2"
+// SchemaVersion is the layout of the persistent tables (sql/schema.sql). Version 3 added
+// what an invoice captures when issued (terms, customer, tax; issue 12): a version 2
+// warehouse has issued invoices without them, which no later run can make up.
+const SchemaVersion = "3"
 
 // ErrOldSchema is returned for a warehouse written by the first version of creditmeter,
 // whose state (every line re-rated each run, frozen events without closing balances)
@@ -82,7 +84,7 @@ func checkVersion(ctx context.Context, db *sql.DB) error {
 		return err
 	}
 	if v != SchemaVersion {
-		return fmt.Errorf("warehouse schema version %s, this creditmeter reads version %s", v, SchemaVersion)
+		return fmt.Errorf("warehouse schema version %s, this creditmeter reads version %s: start a new warehouse for this version, the old one stays readable with creditmeter query", v, SchemaVersion)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ SAMPLE_EVENTS ?= 200000
 SAMPLE_NOW    ?= 2026-04-06T00:00:00Z
 BENCH_EVENTS  ?= 1000000
 FUZZTIME  ?= 15s
+FUZZMIN   ?= 5s
 # the version creditmeter --version prints: the commit, described by git ("dev" outside a checkout)
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
@@ -56,11 +57,11 @@ bench-pull: s3-install ## pull throughput from the local S3 server: 1,000 object
 	$(GO) test -run='^$$' -bench=BenchmarkPull -benchtime=1x -timeout 30m ./pipeline/pull/
 
 fuzz: ## fuzz the event parser (values, not just counts), loading and the funding waterfall briefly
-	$(GO) test -run='^$$' -fuzz=FuzzRoundTrip -fuzztime=$(FUZZTIME) ./pipeline/parse/
-	$(GO) test -run='^$$' -fuzz=FuzzArbitrary -fuzztime=$(FUZZTIME) ./pipeline/parse/
-	$(GO) test -run='^$$' -fuzz=FuzzDigestStable -fuzztime=$(FUZZTIME) ./pipeline/parse/
-	$(GO) test -run='^$$' -fuzz=FuzzLoad -fuzztime=$(FUZZTIME) ./pipeline/load/
-	$(GO) test -run='^$$' -fuzz=FuzzWaterfall -fuzztime=$(FUZZTIME) ./pipeline/fund/
+	$(GO) test -run='^$$' -fuzz=FuzzRoundTrip -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMIN) ./pipeline/parse/
+	$(GO) test -run='^$$' -fuzz=FuzzArbitrary -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMIN) ./pipeline/parse/
+	$(GO) test -run='^$$' -fuzz=FuzzDigestStable -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMIN) ./pipeline/parse/
+	$(GO) test -run='^$$' -fuzz=FuzzLoad -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMIN) ./pipeline/load/
+	$(GO) test -run='^$$' -fuzz=FuzzWaterfall -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMIN) ./pipeline/fund/
 
 e2e: build ## end-to-end suites through the binary (kill -9, batches, re-run) at small sizes; also part of make test
 	CREDITMETER_BIN=$(BIN) $(GO) test -count=1 -v -timeout 20m ./internal/e2e/

@@ -19,6 +19,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -49,6 +50,9 @@ type Loader struct {
 	cfg     Config
 	mem     memory.Allocator
 	scratch *scratch
+	// staged numbers the staged files: a path is never used twice, so that no reader can
+	// take a new file for an earlier one of the same name (DuckDB caches file contents)
+	staged atomic.Int64
 }
 
 // batchLines is the number of lines per Arrow record batch.
@@ -253,7 +257,7 @@ func (l *Loader) parse(ctx context.Context, store objstore.Store, o *object) err
 	keep := func(rec arrow.RecordBatch) error { // the record is ours (parse's contract)
 		defer rec.Release()
 		if pw == nil {
-			o.file = filepath.Join(l.cfg.StageDir, "lines-"+strconv.Itoa(int(o.no))+".parquet")
+			o.file = filepath.Join(l.cfg.StageDir, fmt.Sprintf("lines-%d-%d-%d.parquet", l.cfg.RunSeq, o.no, l.staged.Add(1)))
 			var err error
 			if pw, err = warehouse.NewParquetWriter(o.file, parse.Schema); err != nil {
 				return err

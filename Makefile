@@ -16,7 +16,7 @@ FAULT_TRIALS  ?= 10
 FAULT_TENANTS ?= 12
 BATCH_SEEDS   ?= 50
 
-.PHONY: help build run sample test test-go s3 s3-install bench-pull fuzz bench bench-10m lint clean e2e fault batches
+.PHONY: help build run sample test test-go s3 s3-install bench-pull fuzz bench bench-10m bench-100m lint clean e2e fault batches
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -81,6 +81,9 @@ bench: ## benchmark a full run on generated data (BENCH_EVENTS, default 1M)
 
 bench-10m: ## the same benchmark at 10M events
 	$(MAKE) bench BENCH_EVENTS=10000000
+
+bench-100m: ## generate 100M events (gzipped JSON Lines), run from scratch: time per stage, peak RSS, disk; data deleted after
+	scripts/bigrun.sh 100000000
 
 lint: ## gofmt, go vet and staticcheck (SA1019 off: the issue pins feature/s3/manager)
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }

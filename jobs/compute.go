@@ -12,6 +12,7 @@ import (
 
 	"github.com/creditmeter/creditmeter/pipeline/aggregate"
 	"github.com/creditmeter/creditmeter/pipeline/documents"
+	"github.com/creditmeter/creditmeter/pipeline/forecast"
 	"github.com/creditmeter/creditmeter/pipeline/fund"
 	"github.com/creditmeter/creditmeter/pipeline/notify"
 	"github.com/creditmeter/creditmeter/pipeline/parse"
@@ -58,6 +59,11 @@ func (x *run) compute(ctx context.Context, cal *rate.Calendar) (bool, error) {
 	}
 	if err := x.stage("aggregate", func() (int64, error) {
 		if err := aggregate.Run(ctx, conn); err != nil {
+			return 0, err
+		}
+		// the forecasts of the open periods (issue 11): read by the run-out notifications,
+		// the workbooks and forecast.csv
+		if err := forecast.Run(ctx, conn, x.cfg, x.now); err != nil {
 			return 0, err
 		}
 		if err := notify.Record(ctx, conn, x.cfg, x.m.RunSeq); err != nil {
@@ -134,6 +140,9 @@ func (x *run) renderTenants(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := forecast.WriteCSVs(ctx, x.conn, dir); err != nil {
+		return err
+	}
 	// An open period whose report had rows and has none now gets an empty report.
 	rows, err := warehouse.Query(ctx, x.conn, "render_emptied.sql", x.m.RunSeq)
 	if err != nil {
@@ -190,6 +199,16 @@ func (x *run) renderTenants(ctx context.Context) error {
 	}
 	for _, k := range keys {
 		x.outbox.MarkFinal(k)
+	}
+	// draft invoices of the open periods that would be invoiced if they closed now (issue
+	// 11): replaced when they change, removed once not drafted any more (the real invoice
+	// issued)
+	_, stale, err := documents.WriteDrafts(ctx, x.conn, dir)
+	if err != nil {
+		return err
+	}
+	for _, k := range stale {
+		x.outbox.Remove(k)
 	}
 	return nil
 }

@@ -98,6 +98,9 @@ type Options struct {
 	Output    string
 	Warehouse string
 	Now       time.Time // zero: the clock
+	// dryRun is set by DryRun for its run against a copy of the warehouse: no analysts'
+	// snapshot.
+	dryRun bool
 }
 
 // Manifest is runs/{run_id}.json.
@@ -215,15 +218,7 @@ type run struct {
 
 // Run runs the pipeline once.
 func (r *Runner) Run(ctx context.Context, o Options) (m *Manifest, err error) {
-	if o.Source == "" {
-		o.Source = r.cfg.Resolve(r.cfg.Source)
-	}
-	if o.Output == "" {
-		o.Output = r.cfg.Resolve(r.cfg.Output)
-	}
-	if o.Warehouse == "" {
-		o.Warehouse = r.cfg.Resolve(r.cfg.Warehouse)
-	}
+	o = r.resolve(o)
 	if o.Source == "" || o.Output == "" || o.Warehouse == "" {
 		return nil, &schemas.ConfigError{File: r.file, Problems: []schemas.Problem{{Path: "source, output, warehouse", Reason: "must all be set"}}}
 	}
@@ -362,10 +357,12 @@ func (r *Runner) Run(ctx context.Context, o Options) (m *Manifest, err error) {
 	}
 	// The analysts' snapshot follows every run, even one whose outputs did not change (it
 	// may have loaded lines, duplicates say); it writes files only when its rows changed.
-	if err := x.stage("snapshot", func() (int64, error) {
-		return x.snapshot(ctx, o.Warehouse+".analytics.duckdb")
-	}); err != nil {
-		return m, err
+	if !o.dryRun {
+		if err := x.stage("snapshot", func() (int64, error) {
+			return x.snapshot(ctx, o.Warehouse+".analytics.duckdb")
+		}); err != nil {
+			return m, err
+		}
 	}
 	if err := x.stage("publish", func() (int64, error) {
 		done, err := x.pub.Upload(ctx)

@@ -386,6 +386,58 @@ func (p PaymentTerms) DaysOrDefault() int {
 type Notify struct {
 	Thresholds []decimal.Decimal `yaml:"thresholds"`
 	Email      []string          `yaml:"email"`
+	// RunoutWithin, when set, notifies once per period when the period's forecast says its
+	// credits (plan and bank) run out within this long of the latest usage counted, or have
+	// run out (pipeline/forecast; issue 11). 0: never.
+	RunoutWithin DayDuration `yaml:"runout_within"`
+}
+
+// MaxRunoutWithin bounds notify.runout_within: no period is longer than a year.
+const MaxRunoutWithin = 366 * 24 * time.Hour
+
+// DayDuration is a duration written with days: "7d", "36h", "1d12h", "90m" (a day is 24
+// hours). Go's duration syntax has no days; this one has no fractions or seconds.
+type DayDuration struct {
+	time.Duration
+	set bool // written in the configuration (a written 0 is refused)
+}
+
+var dayDurationRe = regexp.MustCompile(`^(?:([0-9]{1,4})d)?(?:([0-9]{1,5})h)?(?:([0-9]{1,6})m)?$`)
+
+// UnmarshalYAML reads days, hours and minutes ("7d", "1d12h").
+func (d *DayDuration) UnmarshalYAML(n *yaml.Node) error {
+	m := dayDurationRe.FindStringSubmatch(n.Value)
+	if n.Kind != yaml.ScalarNode || m == nil || n.Value == "" {
+		return nodeError(n, "duration %q: want days, hours or minutes such as 7d, 36h or 1d12h", n.Value)
+	}
+	var total time.Duration
+	for i, unit := range []time.Duration{24 * time.Hour, time.Hour, time.Minute} {
+		if m[i+1] != "" {
+			v, _ := strconv.Atoi(m[i+1]) // at most 6 digits: cannot fail
+			total += time.Duration(v) * unit
+		}
+	}
+	d.Duration, d.set = total, true
+	return nil
+}
+
+// String writes the duration as the configuration does: "7d", "1d12h", "90m" ("0d" for 0).
+func (d DayDuration) String() string {
+	v := d.Duration
+	if v <= 0 {
+		return "0d"
+	}
+	var b strings.Builder
+	for _, u := range []struct {
+		unit time.Duration
+		name string
+	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "m"}} {
+		if n := v / u.unit; n > 0 {
+			fmt.Fprintf(&b, "%d%s", n, u.name)
+			v -= n * u.unit
+		}
+	}
+	return b.String()
 }
 
 // Duration is a Go duration string such as "72h".

@@ -214,6 +214,11 @@ func (c *Config) validate() []Problem {
 				places(tp, th, 6)
 			}
 		}
+		if w := t.Notify.RunoutWithin.Duration; w < 0 || (w == 0 && t.Notify.RunoutWithin.set) {
+			add(p+".notify.runout_within", "must be greater than 0")
+		} else if w > MaxRunoutWithin {
+			add(p+".notify.runout_within", "must be at most 366d (no period is longer than a year)")
+		}
 	}
 	return probs
 }

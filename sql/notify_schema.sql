@@ -4,7 +4,8 @@
 -- One row per (tenant, period, threshold), ever: a row is inserted the first time a run sees
 -- the crossing and its crossing facts never change afterwards; only the delivery columns
 -- (status, attempts, last_error, last_attempt_at, sent_at, emails, status_reason) are
--- updated, by delivery and by the run that first enables it (status suppressed).
+-- updated, by delivery and by the run that first enables it (status suppressed). Run-out
+-- notifications (kind runout) share the table and its delivery.
 CREATE TABLE IF NOT EXISTS notifications (
     tenant_id          VARCHAR NOT NULL,
     period_start       DATE NOT NULL,
@@ -31,10 +32,22 @@ CREATE TABLE IF NOT EXISTS notifications (
     last_attempt_at    TIMESTAMPTZ,
     sent_at            TIMESTAMPTZ,
     status_reason      VARCHAR,                -- why a notification is suppressed (never sent)
+    -- issue 11: what the notification is about. utilization: a threshold of BILLING.md
+    -- section 6 was reached. runout: the period's forecast (pipeline/forecast) says its
+    -- credits (plan and bank) run out within notify.runout_within of the latest usage
+    -- counted, or have run out; one per period, keyed by threshold 0 (thresholds are > 0),
+    -- crossed_at and event_id being the latest usage the forecast counted.
+    kind               VARCHAR DEFAULT 'utilization',
+    runs_out_on        DATE,                   -- runout: the tenant-local day the credits run out
+    runout_within      VARCHAR,                -- runout: the window configured, as written (7d)
     PRIMARY KEY (tenant_id, period_start, threshold)
 );
--- A warehouse from before status_reason gets the column (NULL: no reason).
+-- A warehouse from before status_reason, or before the run-out notifications, gets the
+-- columns (NULL: no reason; the notifications it has are utilization ones).
 ALTER TABLE notifications ADD COLUMN IF NOT EXISTS status_reason VARCHAR;
+ALTER TABLE notifications ADD COLUMN IF NOT EXISTS kind VARCHAR DEFAULT 'utilization';
+ALTER TABLE notifications ADD COLUMN IF NOT EXISTS runs_out_on DATE;
+ALTER TABLE notifications ADD COLUMN IF NOT EXISTS runout_within VARCHAR;
 
 -- When e-mail delivery was first enabled (a run with an smtp: block): notifications of
 -- periods that were final by then are suppressed, not sent (notify_enable.sql). One row, ever.

@@ -36,6 +36,7 @@ func cmdInvoices(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	tenant := fs.String("tenant", "", "only this tenant's invoices")
 	out := fs.String("out", "", "directory to write the invoices into")
 	format := fs.String("format", "both", "xlsx, csv or both")
+	drafts := fs.Bool("drafts", false, "pull the draft invoices of the open periods (invoices/drafts/) instead of the issued ones")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
@@ -49,6 +50,9 @@ func cmdInvoices(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	if *period != "" && !periodFlagRe.MatchString(*period) {
 		return exitCode(stderr, usageError{fmt.Errorf("parse --period %q: want YYYY-MM", *period)})
+	}
+	if *drafts && *issued != "" {
+		return exitCode(stderr, usageError{errors.New("invoices: --issued selects issued invoices; a draft is not issued")})
 	}
 	if *issued != "" && !periodFlagRe.MatchString(*issued) {
 		return exitCode(stderr, usageError{fmt.Errorf("parse --issued %q: want YYYY-MM", *issued)})
@@ -80,6 +84,17 @@ func cmdInvoices(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	store, err := objstore.Open(ctx, location, storeOptions(cfg, log))
 	if err != nil {
 		return exitCode(stderr, err)
+	}
+	if *drafts {
+		pulled, err := pullDrafts(ctx, store, *out, filter{period: *period, tenant: *tenant}, exts)
+		if err != nil {
+			return exitCode(stderr, err)
+		}
+		fmt.Fprintf(stdout, "%d draft invoices (not issued, not payable) from %s written to %s\n", pulled.n, store.String(), *out)
+		for _, t := range pulled.totals {
+			fmt.Fprintln(stdout, t)
+		}
+		return exitOK
 	}
 	pulled, err := pullInvoices(ctx, store, *out, filter{period: *period, issued: *issued, tenant: *tenant}, exts)
 	if err != nil {
@@ -360,4 +375,78 @@ func writeFileAtomic(dir, name string, r io.Reader) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// draftKeyRe is the key of a draft invoice document (documents.DraftKey): the tenant and
+// the period's first day become the file name, so nothing else is accepted from the store.
+var draftKeyRe = regexp.MustCompile(`^invoices/drafts/([^/]+)_([0-9]{4}-[0-9]{2}-[0-9]{2})\.(csv|xlsx)$`)
+
+// pullDrafts copies the draft invoices (invoices/drafts/{tenant}_{period_start}.csv and
+// .xlsx; issue 11) the store holds into dir, filtered by tenant and by the month the period
+// starts in, and sums them per currency from their CSVs (each line repeats the draft's net,
+// tax and total). A draft is replaced by every run whose figures change and removed once
+// the real invoice is issued: a pull is a snapshot.
+func pullDrafts(ctx context.Context, store objstore.Store, dir string, f filter, exts []string) (pulled, error) {
+	objs, err := store.List(ctx)
+	if err != nil {
+		return pulled{}, fmt.Errorf("invoices: list %s: %w", store, err)
+	}
+	type draft struct{ tenant, start string }
+	seen := map[draft]bool{}
+	var drafts []draft
+	for _, o := range objs {
+		m := draftKeyRe.FindStringSubmatch(o.Key)
+		if m == nil || !filepath.IsLocal(m[1]) || (f.tenant != "" && m[1] != f.tenant) || (f.period != "" && m[2][:7] != f.period) {
+			continue
+		}
+		d := draft{m[1], m[2]}
+		if !seen[d] {
+			seen[d] = true
+			drafts = append(drafts, d)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return pulled{}, fmt.Errorf("invoices: %w", err)
+	}
+	col := map[string]int{}
+	var rows [][]string
+	for _, d := range drafts {
+		for _, ext := range exts {
+			key := documents.DraftKey(d.tenant, d.start, ext)
+			if err := copyDocument(ctx, store, key, dir, d.tenant+"_"+d.start+"."+ext); err != nil {
+				return pulled{}, fmt.Errorf("invoices: %s: %w", key, err)
+			}
+		}
+		// the CSV's first line gives the draft's currency and amounts
+		key := documents.DraftKey(d.tenant, d.start, "csv")
+		rc, err := store.Get(ctx, key)
+		if err != nil {
+			return pulled{}, fmt.Errorf("invoices: %s: %w", key, err)
+		}
+		recs, err := csv.NewReader(&limitedReader{r: rc, limit: maxDocumentBytes}).ReadAll()
+		rc.Close()
+		if err != nil {
+			return pulled{}, fmt.Errorf("invoices: read %s: %w", key, err)
+		}
+		if len(recs) < 2 {
+			return pulled{}, fmt.Errorf("invoices: %s has no line", key)
+		}
+		for i, h := range recs[0] {
+			col[h] = i
+		}
+		row := make([]string, 4)
+		for i, h := range []string{"currency", "net_amount", "tax_amount", "total_amount"} {
+			j, ok := col[h]
+			if !ok || j >= len(recs[1]) {
+				return pulled{}, fmt.Errorf("invoices: %s has no column %s", key, h)
+			}
+			row[i] = recs[1][j]
+		}
+		rows = append(rows, row)
+	}
+	totals, err := currencyTotals(map[string]int{"currency": 0, "amount": 1, "tax_amount": 2, "total_amount": 3, "invoice_number": 0}, rows)
+	if err != nil {
+		return pulled{}, err
+	}
+	return pulled{n: len(drafts), totals: totals}, nil
 }

@@ -53,9 +53,10 @@ const usage = `creditmeter: AI-credit metering, reports and invoices
 
 usage:
   creditmeter run      --config FILE [--source S] [--output O] [--warehouse W] [--now RFC3339]
+                       [--dry-run [--report-dir DIR]]
   creditmeter serve    --config FILE [--once]
   creditmeter query    --warehouse W [--format table|csv] "SQL"
-  creditmeter invoices --config FILE [--output O] [--period YYYY-MM] [--tenant ID] --out DIR [--format xlsx|csv|both]
+  creditmeter invoices --config FILE [--output O] [--period YYYY-MM] [--tenant ID] --out DIR [--format xlsx|csv|both] [--drafts]
   creditmeter generate --events N --tenants T --out DIR [--seed S]
   creditmeter explain  --config FILE [--warehouse W] --tenant ID --event ID [--json] [--restricted]
   creditmeter diff     --config FILE | --warehouse W  --from RUN --to RUN [--tenant ID] [--csv]
@@ -180,11 +181,17 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	nowFlag := fs.String("now", "", "the run's clock, RFC 3339 (finalization, file names)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logJSON := fs.Bool("log-json", false, "log JSON lines instead of text")
+	dryRun := fs.Bool("dry-run", false, "do everything but commit, finalize, number, publish and send, against a copy of the warehouse; print what the run would finalize and invoice")
+	reportDir := fs.String("report-dir", "", "with --dry-run: write the reports the run would publish into this directory")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
 	if *cfgPath == "" {
 		fmt.Fprintln(stderr, "creditmeter run: --config is required")
+		return exitUsage
+	}
+	if *reportDir != "" && !*dryRun {
+		fmt.Fprintln(stderr, "creditmeter run: --report-dir needs --dry-run")
 		return exitUsage
 	}
 	prog := newProgress(stderr) // nil unless stderr is a terminal
@@ -207,6 +214,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return exitCode(stderr, err)
 	}
+	if *dryRun {
+		res, err := r.DryRun(ctx, jobs.Options{Source: *source, Output: *output, Warehouse: *wh, Now: now}, *reportDir)
+		if err != nil {
+			return exitCode(stderr, err)
+		}
+		printDryRun(stdout, res)
+		return exitOK
+	}
 	m, err := r.Run(ctx, jobs.Options{Source: *source, Output: *output, Warehouse: *wh, Now: now})
 	if err != nil {
 		return exitCode(stderr, err)
@@ -214,4 +229,58 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "run %s: %d lines read, %d accepted, %d quarantined, %d duplicates; outputs in %s\n",
 		m.RunID, m.Counts.LinesRead, m.Counts.Accepted, m.Counts.Quarantined, m.Counts.Duplicates, m.Output)
 	return exitOK
+}
+
+// printDryRun says what a run would do (run --dry-run): the periods it would finalize, the
+// invoices it would issue with their amounts, the notifications it would record and the
+// outputs it would publish.
+func printDryRun(w io.Writer, res *jobs.DryRunResult) {
+	m := res.Manifest
+	fmt.Fprintf(w, "dry run %s: nothing committed, published or sent\n", m.RunID)
+	fmt.Fprintf(w, "  %d lines read, %d accepted, %d quarantined, %d duplicates; %d tenants recomputed\n",
+		m.Counts.LinesRead, m.Counts.Accepted, m.Counts.Quarantined, m.Counts.Duplicates, m.Recomputed)
+	var periods []string
+	for _, f := range m.Finalized {
+		if f.Kind == "period" {
+			periods = append(periods, f.TenantID+" "+f.PeriodStart)
+		}
+	}
+	fmt.Fprintf(w, "would finalize %d period(s)\n", len(periods))
+	for _, p := range periods {
+		fmt.Fprintf(w, "  %s\n", p)
+	}
+	fmt.Fprintf(w, "would issue %d invoice(s)\n", len(res.Invoices))
+	for _, i := range res.Invoices {
+		last := i.PeriodEnd // shown inclusive, as the invoice shows it
+		if d, err := time.Parse(time.DateOnly, i.PeriodEnd); err == nil {
+			last = d.AddDate(0, 0, -1).Format(time.DateOnly)
+		}
+		fmt.Fprintf(w, "  %s  %s  %s to %s  %s exceeding credits  net %s %s, tax %s, total %s\n",
+			i.Number, i.TenantID, i.PeriodStart, last, i.ExceedingCredits, i.Currency, i.Net, i.Tax, i.Total)
+	}
+	fmt.Fprintf(w, "would record %d notification(s)\n", len(res.Notifications))
+	for _, n := range res.Notifications {
+		if n.Kind == "runout" {
+			fmt.Fprintf(w, "  %s  %s  run-out forecast\n", n.TenantID, n.PeriodStart)
+		} else {
+			fmt.Fprintf(w, "  %s  %s  threshold %s\n", n.TenantID, n.PeriodStart, n.Threshold)
+		}
+	}
+	where := "not kept (--report-dir DIR keeps them)"
+	if res.ReportDir != "" {
+		where = "written to " + res.ReportDir
+	}
+	var removed []string
+	for _, o := range m.Outputs {
+		if o.SHA256 == "" {
+			removed = append(removed, o.Key)
+		}
+	}
+	fmt.Fprintf(w, "would publish %d output(s): %s\n", len(m.Outputs)-len(removed), where)
+	if len(removed) > 0 {
+		fmt.Fprintf(w, "would remove %d output(s)\n", len(removed))
+		for _, k := range removed {
+			fmt.Fprintf(w, "  %s\n", k)
+		}
+	}
 }

@@ -38,6 +38,67 @@ func WorkbookKey(tenantID string) string { return "usage/" + tenantID + "/ai_cre
 // InvoiceKey is the output key of an invoice document; ext is "xlsx" or "csv".
 func InvoiceKey(number, ext string) string { return "invoices/" + number + "." + ext }
 
+// DraftKey is the output key of a draft invoice document (issue 11); ext is "xlsx" or "csv".
+func DraftKey(tenantID, periodStart, ext string) string {
+	return "invoices/drafts/" + tenantID + "_" + periodStart + "." + ext
+}
+
+// DraftNumber is what a draft invoice shows where an issued one has its number.
+const DraftNumber = "DRAFT"
+
+// WriteDrafts renders into dir the draft invoices of the recomputed tenants (the temp table
+// dirty; documents_drafts.sql): one per open period that would be invoiced if it closed now,
+// marked DRAFT, without a number, an issue date or a due date. Nothing in them depends on
+// the clock, so a draft is published again only when its figures change. It returns the
+// keys rendered and the keys of the drafts published before for those tenants that are no
+// longer drafted (the period is final and its invoice issued, or nothing is left to
+// invoice): the caller removes those.
+func WriteDrafts(ctx context.Context, conn *sql.Conn, dir string) (rendered, stale []string, err error) {
+	drafts, err := readInvoiceLines(ctx, conn, "documents_drafts.sql")
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(drafts) > 0 {
+		if err := os.MkdirAll(filepath.Join(dir, "invoices", "drafts"), 0o700); err != nil {
+			return nil, nil, fmt.Errorf("documents: %w", err)
+		}
+	}
+	for _, inv := range drafts {
+		inv.Draft, inv.Number = true, DraftNumber
+		rendered = append(rendered, DraftKey(inv.TenantID, inv.PeriodStart, "csv"), DraftKey(inv.TenantID, inv.PeriodStart, "xlsx"))
+	}
+	if err := parallel(drafts, func(inv *invoice) error {
+		if err := writeInvoice(dir, inv); err != nil {
+			return fmt.Errorf("documents: draft invoice of %s %s: %w", inv.TenantID, inv.PeriodStart, err)
+		}
+		return nil
+	}); err != nil {
+		return nil, nil, err
+	}
+	cur := map[string]bool{}
+	for _, k := range rendered {
+		cur[k] = true
+	}
+	rows, err := warehouse.Query(ctx, conn, "documents_drafts_published.sql")
+	if err != nil {
+		return nil, nil, fmt.Errorf("documents: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, nil, fmt.Errorf("documents: read published drafts: %w", err)
+		}
+		if !cur[k] {
+			stale = append(stale, k)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("documents: read published drafts: %w", err)
+	}
+	return rendered, stale, nil
+}
+
 // Write renders into dir the workbooks of the tenants this run recomputed (the temp table
 // dirty; period_calc, rated_events, usage_rows, cfg_*) and the documents of the invoices
 // this run issued (invoices, invoice_lines), on the run's connection inside its result
@@ -52,6 +113,9 @@ func Write(ctx context.Context, conn *sql.Conn, dir string, cfg *schemas.Config,
 	}
 	used, err := readAllowanceUse(ctx, conn)
 	if err != nil {
+		return nil, err
+	}
+	if err := readForecasts(ctx, conn, periods); err != nil {
 		return nil, err
 	}
 	var asOf map[string]time.Time
@@ -273,6 +337,51 @@ type period struct {
 	CreditsUsed        decimal.Decimal // plan + bank + exceeding
 	Rated              decimal.Decimal // this run's rated credits of the period's events
 	Events             int64
+	// Forecast is the open period's forecast (pipeline/forecast); nil for a final one.
+	Forecast *forecastFig
+}
+
+// forecastFig is one row of documents_forecast.sql: an open period's forecast.
+type forecastFig struct {
+	Days, Elapsed              int
+	Burn, Projected            decimal.Decimal
+	PlanRunsOut, CreditsRunOut string // YYYY-MM-DD; "" when not within the period
+	PlanRanOut, CreditsRanOut  bool   // the day is when they ran out, not a projection
+	PlanNone, CreditsNone      bool   // nothing to run out of
+}
+
+// readForecasts attaches the run's forecasts (documents_forecast.sql) to the open periods.
+func readForecasts(ctx context.Context, conn *sql.Conn, periods map[string][]period) error {
+	rows, err := warehouse.Query(ctx, conn, "documents_forecast.sql")
+	if err != nil {
+		return fmt.Errorf("documents: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var tenant, start, burn, projected string
+		var f forecastFig
+		if err := rows.Scan(&tenant, &start, &f.Days, &f.Elapsed, &burn, &projected, &f.PlanRunsOut,
+			&f.CreditsRunOut, &f.PlanRanOut, &f.CreditsRanOut, &f.PlanNone, &f.CreditsNone); err != nil {
+			return fmt.Errorf("documents: read forecasts: %w", err)
+		}
+		if f.Burn, err = decimal.NewFromString(burn); err != nil {
+			return fmt.Errorf("documents: read forecasts: %w", err)
+		}
+		if f.Projected, err = decimal.NewFromString(projected); err != nil {
+			return fmt.Errorf("documents: read forecasts: %w", err)
+		}
+		ps := periods[tenant]
+		for i := range ps {
+			if ps[i].Start == start {
+				fc := f
+				ps[i].Forecast = &fc
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("documents: read forecasts: %w", err)
+	}
+	return nil
 }
 
 func readPeriods(ctx context.Context, conn *sql.Conn, now time.Time) (map[string][]period, error) {
@@ -335,6 +444,8 @@ func readAllowanceUse(ctx context.Context, conn *sql.Conn) (map[string]map[strin
 // invoice is one issued invoice with its lines (documents_invoices.sql), as captured when
 // it was issued. Money is exact text at 2 places.
 type invoice struct {
+	// Draft marks a draft invoice (WriteDrafts): Number is DraftNumber, Date and DueDate "".
+	Draft                                              bool
 	Number, Date, DueDate                              string // YYYY-MM-DD
 	PaymentDays                                        int
 	TenantID, Customer, CustomerAddress, CustomerTaxID string
@@ -353,7 +464,14 @@ type invoiceLine struct {
 }
 
 func readInvoices(ctx context.Context, conn *sql.Conn, runSeq int) ([]*invoice, error) {
-	rows, err := warehouse.Query(ctx, conn, "documents_invoices.sql", runSeq)
+	return readInvoiceLines(ctx, conn, "documents_invoices.sql", runSeq)
+}
+
+// readInvoiceLines reads invoices line by line from a query in the columns of
+// documents_invoices.sql, sorted by invoice; an invoice's lines are those of one number,
+// tenant and period (drafts have no number).
+func readInvoiceLines(ctx context.Context, conn *sql.Conn, query string, args ...any) ([]*invoice, error) {
+	rows, err := warehouse.Query(ctx, conn, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("documents: %w", err)
 	}
@@ -369,7 +487,8 @@ func readInvoices(ctx context.Context, conn *sql.Conn, runSeq int) ([]*invoice, 
 			&h.IssuerName, &h.IssuerAddress, &h.IssuerTaxID, &h.IssuerBank); err != nil {
 			return nil, fmt.Errorf("documents: read invoices: %w", err)
 		}
-		if n := len(out); n == 0 || out[n-1].Number != h.Number {
+		if n := len(out); n == 0 || out[n-1].Number != h.Number || out[n-1].TenantID != h.TenantID ||
+			out[n-1].PeriodStart != h.PeriodStart {
 			out = append(out, &h)
 		}
 		cur := out[len(out)-1]

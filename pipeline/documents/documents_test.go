@@ -174,6 +174,22 @@ func TestWorkedExample(t *testing.T) {
 		t.Errorf("invoice core properties without the invoice date: %s", core)
 	}
 
+	// At NOW (10 March, no March usage yet) the open period's forecast: nothing burnt,
+	// nothing runs out; History shows the projection of the open period only.
+	for _, c := range []struct{ sheet, ref, raw string }{
+		{"Plan", "A15", "Forecast"},
+		{"Plan", "B15", "1 Mar 2026 – 31 Mar 2026 (to date)"},
+		{"Plan", "B16", "0 of 31"},
+		{"Plan", "B18", "0"},
+		{"Plan", "B19", "not within the period"},
+		{"Plan", "B20", "not within the period"},
+		{"History", "M1", "Projected at period end"},
+		{"History", "M3", ""},
+		{"History", "M4", "0"},
+	} {
+		wantCell(t, open(t, files["usage/acme/ai_credits.xlsx"]), c.sheet, c.ref, c.raw)
+	}
+
 	// The tenant workbook, with January (the worked example's month) as the current period.
 	wb := open(t, janFiles["usage/acme/ai_credits.xlsx"])
 	if got := strings.Join(wb.GetSheetList(), "|"); got != "Plan|Current period|History|Chart|Events" {
@@ -190,13 +206,17 @@ func TestWorkedExample(t *testing.T) {
 		{"Plan", "B11", "150", documentsFmtCredits},
 		{"Plan", "B12", "0", documentsFmtCredits},
 		{"Plan", "B13", "1 Jan 2026 – 31 Jan 2026", ""}, // final: not "to date"
-		{"Plan", "A16", "PO-1", ""},
-		{"Plan", "C16", "1 Jan 2026 00:00 CET", ""},
-		{"Plan", "A19", "video_minutes", ""},
-		{"Plan", "B19", "included", ""},
-		{"Plan", "C19", "2", ""},
-		{"Plan", "D19", "2", ""},
-		{"Plan", "E19", "0", ""},
+		// the forecast block: January is final, so nothing is projected
+		{"Plan", "A15", "Forecast", ""},
+		{"Plan", "A16", "Projected", ""},
+		{"Plan", "B16", "none: the period is final", ""},
+		{"Plan", "A19", "PO-1", ""},
+		{"Plan", "C19", "1 Jan 2026 00:00 CET", ""},
+		{"Plan", "A22", "video_minutes", ""},
+		{"Plan", "B22", "included", ""},
+		{"Plan", "C22", "2", ""},
+		{"Plan", "D22", "2", ""},
+		{"Plan", "E22", "0", ""},
 		{"Current period", "B3", "1 Jan 2026 – 31 Jan 2026", ""},
 		{"Current period", "B4", "Final", ""},
 		{"Current period", "B5", "100", documentsFmtCredits},
@@ -230,18 +250,20 @@ func TestWorkedExample(t *testing.T) {
 		t.Errorf("History!C2 shows %q", v)
 	}
 	tables, err := wb.GetTables("History")
-	if err != nil || len(tables) != 1 || tables[0].Range != "A1:L3" || tables[0].Name != "PeriodHistory" {
+	if err != nil || len(tables) != 1 || tables[0].Range != "A1:M3" || tables[0].Name != "PeriodHistory" {
 		t.Errorf("History table %+v, %v", tables, err)
 	}
 	panes, err := wb.GetPanes("History")
 	if err != nil || !panes.Freeze || panes.YSplit != 1 {
 		t.Errorf("History panes %+v, %v", panes, err)
 	}
-	// stacked columns: plan, bank, exceeding, blocked; then the credits plan as a line
+	// stacked columns: plan, bank, exceeding, blocked; then the credits plan as a line and
+	// the projected credits at the end of an open period as markers
 	want := []string{
 		"History!$F$1", "History!$A$2:$A$3", "History!$F$2:$F$3", "History!$G$1", "History!$A$2:$A$3", "History!$G$2:$G$3",
 		"History!$I$1", "History!$A$2:$A$3", "History!$I$2:$I$3", "History!$J$1", "History!$A$2:$A$3", "History!$J$2:$J$3",
-		"History!$E$1", "History!$A$2:$A$3", "History!$E$2:$E$3"}
+		"History!$E$1", "History!$A$2:$A$3", "History!$E$2:$E$3",
+		"History!$M$1", "History!$A$2:$A$3", "History!$M$2:$M$3"}
 	if got := chartRefs(t, janFiles["usage/acme/ai_credits.xlsx"]); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("chart series refs %v, want %v", got, want)
 	}

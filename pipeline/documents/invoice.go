@@ -32,10 +32,16 @@ var InvoiceCSVHeader = []string{"number", "invoice_date", "tenant_id", "customer
 	"period_last_day", "line_period_last_day"}
 
 func writeInvoice(dir string, inv *invoice) error {
-	if err := writeInvoiceCSV(filepath.Join(dir, filepath.FromSlash(InvoiceKey(inv.Number, "csv"))), inv); err != nil {
+	key := func(ext string) string {
+		if inv.Draft {
+			return DraftKey(inv.TenantID, inv.PeriodStart, ext)
+		}
+		return InvoiceKey(inv.Number, ext)
+	}
+	if err := writeInvoiceCSV(filepath.Join(dir, filepath.FromSlash(key("csv"))), inv); err != nil {
 		return err
 	}
-	return writeInvoiceXLSX(filepath.Join(dir, filepath.FromSlash(InvoiceKey(inv.Number, "xlsx"))), inv)
+	return writeInvoiceXLSX(filepath.Join(dir, filepath.FromSlash(key("xlsx"))), inv)
 }
 
 func writeInvoiceCSV(path string, inv *invoice) error {
@@ -169,6 +175,9 @@ func writeInvoiceXLSX(path string, inv *invoice) error {
 	if inv.taxCharged() {
 		title = "Tax invoice" // what GST and VAT rules call an invoice that charges the tax
 	}
+	if inv.Draft {
+		title = "DRAFT " + strings.ToLower(title) + ": not issued, not payable"
+	}
 	w.set("A", 1, title, st.title())
 
 	// Issuer block (configuration issuer:, as captured at issue), left.
@@ -186,13 +195,15 @@ func writeInvoiceXLSX(path string, inv *invoice) error {
 		left++
 	}
 	// Invoice block, right: labels in E, values in F.
-	issued, err := date(inv.Date)
-	if err != nil {
-		return err
-	}
-	due, err := date(inv.DueDate)
-	if err != nil {
-		return err
+	var issued, due any = "not issued", "on issue"
+	if !inv.Draft {
+		var err error
+		if issued, err = date(inv.Date); err != nil {
+			return err
+		}
+		if due, err = date(inv.DueDate); err != nil {
+			return err
+		}
 	}
 	right := 3
 	kv := func(k string, v any, style int) {
@@ -201,9 +212,15 @@ func writeInvoiceXLSX(path string, inv *invoice) error {
 		right++
 	}
 	value, valueBold := st.value("", false), st.value("", true)
-	kv("Invoice number", inv.Number, valueBold)
-	kv("Issue date", issued, st.value(fmtDay, false))
-	kv("Due date", due, st.value(fmtDay, true))
+	if inv.Draft {
+		kv("Invoice number", "DRAFT: numbered when issued", valueBold)
+		kv("Issue date", issued, value)
+		kv("Due date", due, valueBold)
+	} else {
+		kv("Invoice number", inv.Number, valueBold)
+		kv("Issue date", issued, st.value(fmtDay, false))
+		kv("Due date", due, st.value(fmtDay, true))
+	}
 	kv("Payment terms", paymentTerms(inv.PaymentDays), value)
 	kv("Currency", inv.Currency, value)
 	if inv.POReference != "" {
@@ -292,14 +309,21 @@ func writeInvoiceXLSX(path string, inv *invoice) error {
 	r += 2
 	w.set("A", r, "Payment", bold)
 	r++
-	w.set("A", r, fmt.Sprintf("Please pay %s %s by %s.", inv.Currency, grouped(inv.Total), humanDate(inv.DueDate)), 0)
-	r++
-	for _, l := range lines(inv.IssuerBank) {
-		w.set("A", r, l, 0)
+	if inv.Draft {
+		w.set("A", r, "Not payable: a draft of what the period would be invoiced if it closed now, from the usage counted so far.", 0)
 		r++
+		w.set("A", r, "The invoice is issued, with its number and due date, once the period is final.", 0)
+		r += 2
+	} else {
+		w.set("A", r, fmt.Sprintf("Please pay %s %s by %s.", inv.Currency, grouped(inv.Total), humanDate(inv.DueDate)), 0)
+		r++
+		for _, l := range lines(inv.IssuerBank) {
+			w.set("A", r, l, 0)
+			r++
+		}
+		w.set("A", r, "Payment reference: "+inv.Number, 0)
+		r += 2
 	}
-	w.set("A", r, "Payment reference: "+inv.Number, 0)
-	r += 2
 	if err := w.note(r, "Exceeding AI credits: usage past the credits plan and the credits bank in the period, at the agreed price per credit. "+
 		"Each line's amount is rounded half-up to the cent; the net amount is the sum of the lines; the tax is the net amount at the rate, rounded half-up to the cent.", st.wrap()); err != nil {
 		return err
@@ -325,8 +349,21 @@ func writeInvoiceXLSX(path string, inv *invoice) error {
 		RefersTo: fmt.Sprintf("'%s'!$A$1:$%s$%d", SheetInvoice, invoiceCols, r)}); err != nil {
 		return err
 	}
+	if inv.Draft { // no clock in a draft: rendered again, the same figures give the same bytes
+		return saveDraft(f, path, inv)
+	}
 	// The invoice's own date: re-publishing an issued invoice gives the same bytes.
 	if err := setProps(f, "Invoice "+inv.Number, fmt.Sprintf("Invoice %s to %s", inv.Number, inv.Customer), inv.Date+"T00:00:00Z"); err != nil {
+		return err
+	}
+	return save(f, path)
+}
+
+// saveDraft sets a draft invoice's properties (a fixed time, as the tenant workbooks) and
+// saves it.
+func saveDraft(f *excelize.File, path string, inv *invoice) error {
+	what := fmt.Sprintf("Draft invoice to %s for %s", inv.Customer, periodText(inv.PeriodStart, inv.PeriodEnd))
+	if err := setProps(f, "DRAFT invoice "+inv.TenantID+" "+inv.PeriodStart, what, docTime); err != nil {
 		return err
 	}
 	return save(f, path)

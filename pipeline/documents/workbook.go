@@ -26,11 +26,12 @@ const (
 )
 
 // History columns: A the period as text (the chart's categories), B first day, C last day
-// (inclusive), D status, E credits plan ... L events. The chart stacks F (plan), G (bank),
-// I (exceeding) and J (blocked) and draws E (the plan) as a line.
+// (inclusive), D status, E credits plan ... L events, M the credits projected at the end of
+// an open period (pipeline/forecast; empty for a final one). The chart stacks F (plan), G
+// (bank), I (exceeding) and J (blocked), draws E (the plan) as a line and M as markers.
 var historyHeader = []string{"Period", "First day", "Last day", "Status", "Credits plan",
 	"Plan credits used", "Bank credits used", "Bank credits remaining", "Exceeding credits",
-	"Blocked credits", "Total credits used", "Events"}
+	"Blocked credits", "Total credits used", "Events", "Projected at period end"}
 
 // eventsHeader is the Events sheet's header; the first column names the tenant's time zone.
 func eventsHeader(zone string) []string {
@@ -296,6 +297,23 @@ func planSheet(f *excelize.File, st *styles, t *schemas.Tenant, cur period, used
 	kv("Credits bank remaining", num(cur.BankRemaining), credits)
 	kv("As of period", periodLabel(cur), 0)
 
+	// the forecast of the period (issue 11): as of the latest usage counted, never the clock
+	row++
+	w.set("A", row, "Forecast", st.header())
+	w.set("B", row, periodLabel(cur), st.header())
+	row++
+	if fc := cur.Forecast; fc == nil {
+		kv("Projected", "none: the period is final", 0)
+	} else {
+		kv("Days elapsed", fmt.Sprintf("%d of %d", fc.Elapsed, fc.Days), 0)
+		kv("Daily burn", num(fc.Burn), credits)
+		kv("Projected credits at end", num(fc.Projected), credits)
+		kv("Plan runs out", runoutText(fc.PlanRunsOut, fc.PlanRanOut, fc.PlanNone), 0)
+		kv("Plan and bank run out", runoutText(fc.CreditsRunOut, fc.CreditsRanOut, fc.CreditsNone), 0)
+		w.set("A", row, forecastNote, st.note())
+		row++
+	}
+
 	row++
 	hdr := st.header()
 	for i, h := range []string{"Bank deposit", "Credits", "Dated"} {
@@ -363,6 +381,23 @@ func planSheet(f *excelize.File, st *styles, t *schemas.Tenant, cur period, used
 		return err
 	}
 	return f.SetColWidth(SheetPlan, "C", "E", 18)
+}
+
+// forecastNote states the forecast's method on the Plan sheet (pipeline/forecast.Method in
+// full; README "Forecast").
+const forecastNote = "Forecast: the credits used per day so far (days in the tenant's time zone, through the day of the latest usage counted), projected over the days left."
+
+// runoutText words a run-out day of a forecast.
+func runoutText(day string, ran, none bool) string {
+	switch {
+	case none:
+		return "n/a (nothing available)"
+	case day == "":
+		return "not within the period"
+	case ran:
+		return "ran out on " + humanDate(day)
+	}
+	return "projected " + humanDate(day)
 }
 
 // utilization is BILLING.md section 6's ratio for a period: (plan used + bank used +
@@ -476,11 +511,14 @@ func historySheet(f *excelize.File, st *styles, ps []period) error {
 			w.set(colName(4+j), r, num(d), credits)
 		}
 		w.set("L", r, p.Events, st.get(fmtInt, false))
+		if p.Forecast != nil {
+			w.set("M", r, num(p.Forecast.Projected), credits)
+		}
 	}
 	if w.err != nil {
 		return w.err
 	}
-	last := fmt.Sprintf("L%d", len(ps)+1)
+	last := fmt.Sprintf("M%d", len(ps)+1)
 	stripes := true
 	if err := f.AddTable(SheetHistory, &excelize.Table{Range: "A1:" + last, Name: "PeriodHistory",
 		StyleName: "TableStyleMedium2", ShowRowStripes: &stripes}); err != nil {
@@ -498,7 +536,7 @@ func historySheet(f *excelize.File, st *styles, ps []period) error {
 	if err := f.SetColWidth(SheetHistory, "B", "D", 13); err != nil {
 		return err
 	}
-	return f.SetColWidth(SheetHistory, "E", "L", 14)
+	return f.SetColWidth(SheetHistory, "E", "M", 14)
 }
 
 // Chart colours: one per bucket, the plan a dark dashed line over the columns.
@@ -508,15 +546,17 @@ const (
 	colorExceeding = "ED7D31"
 	colorBlocked   = "C00000"
 	colorPlanLine  = "262626"
+	colorProjected = "7030A0"
 )
 
 // chartSheet draws, per period (a History row), the credits used stacked by bucket: plan
 // (History F), bank (G), exceeding (I) and blocked (J), so that blocked demand under a hard
 // stop shows above what was funded, with the credits plan (E) as a line. The categories are
 // the period labels (A): the open period says it is to date, so a short column reads as a
-// month not over yet rather than a drop.
+// month not over yet rather than a drop. An open period's projected credits at its end (M,
+// the forecast) are a marker above its column.
 func chartSheet(f *excelize.File, n int) error {
-	if err := f.SetCellValue(SheetChart, "A1", "Credits per period by bucket (plan, bank, exceeding, blocked) against the credits plan; data: sheet History. The period marked \"to date\" is not over."); err != nil {
+	if err := f.SetCellValue(SheetChart, "A1", "Credits per period by bucket (plan, bank, exceeding, blocked) against the credits plan; data: sheet History. The period marked \"to date\" is not over; its marker is the credits projected at its end (sheet Plan, Forecast)."); err != nil {
 		return err
 	}
 	last := n + 1
@@ -548,7 +588,12 @@ func chartSheet(f *excelize.File, n int) error {
 			Values: fmt.Sprintf("%s!$E$2:$E$%d", SheetHistory, last),
 			Line:   excelize.LineOptions{Width: 2.25, Dash: excelize.LineDashDash},
 			Fill:   excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{colorPlanLine}},
-			Marker: excelize.ChartMarker{Symbol: "none"}}},
+			Marker: excelize.ChartMarker{Symbol: "none"}}, {
+			Name: SheetHistory + "!$M$1", Categories: cats,
+			Values: fmt.Sprintf("%s!$M$2:$M$%d", SheetHistory, last),
+			Line:   excelize.LineOptions{Type: excelize.LineNone},
+			Marker: excelize.ChartMarker{Symbol: "diamond", Size: 9,
+				Fill: excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{colorProjected}}}}},
 		// excelize takes the axes of a combined chart from its last part: the same ones
 		XAxis: xAxis,
 		YAxis: yAxis,

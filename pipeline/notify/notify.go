@@ -44,9 +44,20 @@ const (
 	StatusSuppressed = "suppressed"
 )
 
+// Kinds of notification.
+const (
+	// KindUtilization: a threshold of BILLING.md section 6 was reached.
+	KindUtilization = "utilization"
+	// KindRunout: the period's forecast says its credits run out within notify.runout_within
+	// (issue 11); recorded with threshold 0, once per period.
+	KindRunout = "runout"
+)
+
 // Record inserts the crossings of this run that are not recorded yet. It needs the run's
 // temporary tables (rated_events, period_calc, cfg_periods, cfg_deposits, cfg_tenants, and
-// the e4 macro); a crossing already recorded by an earlier run is left as it is.
+// the e4 macro; forecasts when a tenant has notify.runout_within); a crossing already
+// recorded by an earlier run is left as it is. Run-out notifications (kind runout) are
+// recorded from the run's forecasts, once per tenant and period.
 //
 // The first run whose configuration enables e-mail (an smtp: block) is recorded, and in it
 // the pending notifications of periods that are final once the run commits are suppressed:
@@ -81,6 +92,29 @@ func Record(ctx context.Context, conn *sql.Conn, cfg *schemas.Config, runSeq int
 	}
 	if err := warehouse.Exec(ctx, conn, "notify_record.sql", runSeq); err != nil {
 		return err
+	}
+	runout := 0
+	err = warehouse.Append(ctx, conn, "cfg_runout", func(add func(...driver.Value) error) error {
+		for i := range cfg.Tenants {
+			t := &cfg.Tenants[i]
+			if t.Notify.RunoutWithin.Duration <= 0 {
+				continue
+			}
+			runout++
+			if err := add(t.ID, t.Notify.RunoutWithin.String(), strings.Join(t.Notify.Email, " ")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// run-out notifications read the run's forecasts (pipeline/forecast, run before this)
+	if runout > 0 {
+		if err := warehouse.Exec(ctx, conn, "notify_runout.sql", runSeq); err != nil {
+			return err
+		}
 	}
 	if cfg.SMTP == nil {
 		return nil
@@ -121,6 +155,11 @@ type Notification struct {
 	SentAt         *time.Time       `json:"sent_at"`
 	// StatusReason says why a notification is suppressed; nil otherwise.
 	StatusReason *string `json:"status_reason"`
+	// Kind is KindUtilization or KindRunout (whose Threshold is 0); RunsOutOn (YYYY-MM-DD,
+	// tenant-local) and RunoutWithin (as configured, "7d") are set for KindRunout.
+	Kind         string  `json:"kind"`
+	RunsOutOn    *string `json:"runs_out_on"`
+	RunoutWithin *string `json:"runout_within"`
 }
 
 // outboxLine is the JSON form of a Notification: decimals as plain numbers, instants as
@@ -150,6 +189,9 @@ type outboxLine struct {
 	LastAttemptAt    *string      `json:"last_attempt_at"`
 	SentAt           *string      `json:"sent_at"`
 	StatusReason     *string      `json:"status_reason"`
+	Kind             string       `json:"kind"`
+	RunsOutOn        *string      `json:"runs_out_on"`
+	RunoutWithin     *string      `json:"runout_within"`
 }
 
 func num(d decimal.Decimal) json.Number { return json.Number(d.String()) }
@@ -186,6 +228,7 @@ func (n Notification) MarshalJSON() ([]byte, error) {
 		Utilization: numPtr(n.Utilization), Policy: n.Policy, PricePerCredit: numPtr(n.PricePerCredit),
 		Currency: n.Currency, Emails: emails, Status: n.Status, Attempts: n.Attempts, LastError: n.LastError,
 		LastAttemptAt: instantPtr(n.LastAttemptAt), SentAt: instantPtr(n.SentAt), StatusReason: n.StatusReason,
+		Kind: n.Kind, RunsOutOn: n.RunsOutOn, RunoutWithin: n.RunoutWithin,
 	})
 }
 
@@ -209,11 +252,11 @@ func query(ctx context.Context, conn *sql.Conn, pendingOnly bool) ([]Notificatio
 	for rows.Next() {
 		var n Notification
 		var threshold, plan, bank, deposits, limit, used, left, emails string
-		var util, price, currency, lastErr, reason sql.NullString
+		var util, price, currency, lastErr, reason, runsOut, within sql.NullString
 		var lastAttempt, sentAt sql.NullTime
 		if err := rows.Scan(&n.TenantID, &n.TenantName, &n.PeriodStart, &n.PeriodEnd, &threshold, &n.CrossedAt,
 			&n.EventID, &plan, &bank, &deposits, &limit, &used, &left, &util, &n.Policy, &price, &currency,
-			&emails, &n.Status, &n.Attempts, &lastErr, &lastAttempt, &sentAt, &reason); err != nil {
+			&emails, &n.Status, &n.Attempts, &lastErr, &lastAttempt, &sentAt, &reason, &n.Kind, &runsOut, &within); err != nil {
 			return nil, fmt.Errorf("read notify_outbox.sql: %w", err)
 		}
 		for _, f := range []struct {
@@ -248,6 +291,14 @@ func query(ctx context.Context, conn *sql.Conn, pendingOnly bool) ([]Notificatio
 		if reason.Valid {
 			s := reason.String
 			n.StatusReason = &s
+		}
+		if runsOut.Valid {
+			s := runsOut.String
+			n.RunsOutOn = &s
+		}
+		if within.Valid {
+			s := within.String
+			n.RunoutWithin = &s
 		}
 		if lastAttempt.Valid {
 			t := lastAttempt.Time.UTC()

@@ -213,8 +213,30 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// ranOut reports whether a run-out notification says the credits have run out already (the
+// credits used reached those available), not that they will.
+func (n Notification) ranOut() bool { return n.CreditsUsed.GreaterThanOrEqual(n.CreditsLimit) }
+
+// runoutDay is the run-out day of a run-out notification as people read it.
+func (n Notification) runoutDay() string {
+	if n.RunsOutOn == nil {
+		return "-"
+	}
+	t, err := time.Parse(time.DateOnly, *n.RunsOutOn)
+	if err != nil {
+		return *n.RunsOutOn
+	}
+	return t.Format("2 Jan 2006")
+}
+
 // Subject is the message's subject line.
 func Subject(n Notification) string {
+	if n.Kind == KindRunout {
+		if n.ranOut() {
+			return fmt.Sprintf("AI credits: %s has run out of its credits for %s", n.TenantName, periodText(n.PeriodStart, n.PeriodEnd))
+		}
+		return fmt.Sprintf("AI credits: %s is projected to run out of credits on %s", n.TenantName, n.runoutDay())
+	}
 	return fmt.Sprintf("AI credits: %s has used %s%% of its credits for %s",
 		n.TenantName, percent(n.Threshold), periodText(n.PeriodStart, n.PeriodEnd))
 }
@@ -225,6 +247,42 @@ func Body(n Notification) string {
 	var b strings.Builder
 	period := periodText(n.PeriodStart, n.PeriodEnd)
 	b.WriteString("Hello,\n\n")
+	row := func(k, v string) { fmt.Fprintf(&b, "  %-24s %s\n", k+":", v) }
+	if n.Kind == KindRunout {
+		within := "-"
+		if n.RunoutWithin != nil {
+			within = *n.RunoutWithin
+		}
+		if n.ranOut() {
+			fmt.Fprintf(&b, "%s (tenant %s) has used all the AI credits available for\n"+
+				"the billing period %s (plan and credits bank), on %s.\n\n", n.TenantName, n.TenantID, period, n.runoutDay())
+		} else {
+			fmt.Fprintf(&b, "At its daily burn so far, %s (tenant %s) is projected\n"+
+				"to run out of the AI credits available for the billing period\n"+
+				"%s (plan and credits bank) on %s, within %s of its\n"+
+				"latest usage counted.\n\n", n.TenantName, n.TenantID, period, n.runoutDay(), within)
+		}
+		row("Runs out on", n.runoutDay())
+		row("Forecast as of", n.CrossedAt.UTC().Format("2006-01-02 15:04:05")+" UTC")
+		row("Credits available", n.CreditsLimit.String())
+		row("  credits plan", n.CreditsPlan.String())
+		row("  bank at period start", n.BankAtStart.String())
+		row("  deposits in period", n.DepositsInPeriod.String())
+		row("Credits used", n.CreditsUsed.String())
+		row("Credits left", n.CreditsLeft.String())
+		if n.Utilization != nil {
+			row("Utilization", percent(*n.Utilization)+"%")
+		}
+		b.WriteString("\nWhat happens next:\n")
+		writeNext(&b, n)
+		b.WriteString("\nThe forecast takes the credits used by the period's own events per\n" +
+			"day so far (days in the tenant's time zone, up to the day of the latest\n" +
+			"usage counted) and projects them over the days left; the usage workbook\n" +
+			"shows it on its Plan sheet.\n\n" +
+			"This message was sent automatically by creditmeter to the billing\n" +
+			"contacts of the tenant.\n")
+		return b.String()
+	}
 	if n.CreditsLimit.IsZero() {
 		fmt.Fprintf(&b, "%s (tenant %s) has no AI credits available for the\n"+
 			"billing period %s, and AI features were used:\n"+
@@ -233,7 +291,6 @@ func Body(n Notification) string {
 		fmt.Fprintf(&b, "%s (tenant %s) has used %s%% of the AI credits\n"+
 			"available for the billing period %s.\n\n", n.TenantName, n.TenantID, percent(n.Threshold), period)
 	}
-	row := func(k, v string) { fmt.Fprintf(&b, "  %-24s %s\n", k+":", v) }
 	row("Threshold", percent(n.Threshold)+"%")
 	row("Reached at", n.CrossedAt.UTC().Format("2006-01-02 15:04:05")+" UTC")
 	row("Event", n.EventID)
@@ -247,6 +304,16 @@ func Body(n Notification) string {
 		row("Utilization", percent(*n.Utilization)+"%")
 	}
 	b.WriteString("\nWhat happens next:\n")
+	writeNext(&b, n)
+	b.WriteString("\nThe figures are as of the event that reached the threshold; the usage\n" +
+		"report for the period shows the current numbers.\n\n" +
+		"This message was sent automatically by creditmeter to the billing\n" +
+		"contacts of the tenant.\n")
+	return b.String()
+}
+
+// writeNext says what happens next under the tenant's overage policy.
+func writeNext(b *strings.Builder, n Notification) {
 	switch n.Policy {
 	case schemas.PolicyBlock:
 		b.WriteString("  Your contract has a hard stop. AI usage beyond the remaining credits\n" +
@@ -260,16 +327,11 @@ func Body(n Notification) string {
 		}
 		b.WriteString("  AI features keep working. Credits used beyond the remaining credits\n" +
 			"  are exceeding credits; they are invoiced after the period closes,\n")
-		fmt.Fprintf(&b, "  at %s.\n", price)
+		fmt.Fprintf(b, "  at %s.\n", price)
 		if over := n.CreditsUsed.Sub(n.CreditsLimit); over.IsPositive() {
-			fmt.Fprintf(&b, "  Credits beyond the available ones so far: %s.\n", over)
+			fmt.Fprintf(b, "  Credits beyond the available ones so far: %s.\n", over)
 		}
 	}
-	b.WriteString("\nThe figures are as of the event that reached the threshold; the usage\n" +
-		"report for the period shows the current numbers.\n\n" +
-		"This message was sent automatically by creditmeter to the billing\n" +
-		"contacts of the tenant.\n")
-	return b.String()
 }
 
 // Message renders the whole email: headers, then the body in quoted-printable UTF-8 text.
@@ -285,7 +347,11 @@ func Message(n Notification, from string, to []string, now time.Time) []byte {
 	h("To", strings.Join(to, ", "))
 	h("Subject", mime.QEncoding.Encode("utf-8", Subject(n)))
 	h("Date", now.UTC().Format(time.RFC1123Z))
-	h("Message-ID", fmt.Sprintf("<threshold.%s.%s.%s@%s>", sanitize(n.TenantID), n.PeriodStart, n.Threshold.String(), domain))
+	if n.Kind == KindRunout {
+		h("Message-ID", fmt.Sprintf("<runout.%s.%s@%s>", sanitize(n.TenantID), n.PeriodStart, domain))
+	} else {
+		h("Message-ID", fmt.Sprintf("<threshold.%s.%s.%s@%s>", sanitize(n.TenantID), n.PeriodStart, n.Threshold.String(), domain))
+	}
 	h("MIME-Version", "1.0")
 	h("Content-Type", "text/plain; charset=utf-8")
 	h("Content-Transfer-Encoding", "quoted-printable")

@@ -118,6 +118,25 @@ func (l *Local) Get(_ context.Context, key string) (io.ReadCloser, error) {
 	return f, nil
 }
 
+// Delete removes an object; a missing one is not an error. The directories it leaves empty
+// under the root are removed too, as a bucket has no empty prefixes.
+func (l *Local) Delete(_ context.Context, key string) error {
+	p, err := l.path(key)
+	if err != nil {
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	root := filepath.Clean(l.root)
+	for d := filepath.Dir(p); d != root && strings.HasPrefix(d, root+string(filepath.Separator)); d = filepath.Dir(d) {
+		if os.Remove(d) != nil { // not empty (or gone): stop
+			break
+		}
+	}
+	return nil
+}
+
 // RestrictedPrefix is where outputs with personal data go (FORMATS.md, "Text cells and
 // personal data"): a local store makes them readable by their owner only.
 const RestrictedPrefix = "restricted/"

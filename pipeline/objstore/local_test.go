@@ -235,3 +235,38 @@ func TestS3ListMissingBucket(t *testing.T) {
 		t.Errorf("empty prefix: %v, %v", list, err)
 	}
 }
+
+// TestLocalDelete: Delete removes an object and the directories it leaves empty (never the
+// root, never a directory that holds something else); a missing key is not an error, a key
+// outside the store is refused.
+func TestLocalDelete(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	st, err := objstore.NewLocal(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"invoices/drafts/a_2026-01-01.csv", "invoices/register.csv"} {
+		if err := st.Put(ctx, k, strings.NewReader("x"), 1, "text/csv"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Delete(ctx, "invoices/drafts/a_2026-01-01.csv"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "invoices", "drafts")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("empty drafts directory left: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "invoices", "register.csv")); err != nil {
+		t.Errorf("a sibling went: %v", err)
+	}
+	if err := st.Delete(ctx, "invoices/drafts/a_2026-01-01.csv"); err != nil {
+		t.Errorf("deleting a missing key: %v", err)
+	}
+	if err := st.Delete(ctx, "../outside"); err == nil {
+		t.Error("a key outside the store was accepted")
+	}
+	if _, err := os.Stat(root); err != nil {
+		t.Errorf("root removed: %v", err)
+	}
+}

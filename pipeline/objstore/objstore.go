@@ -94,6 +94,13 @@ type FilePutter interface {
 	PutFile(ctx context.Context, key, path string) error
 }
 
+// Deleter is implemented by stores that can remove an object (a local directory, S3): an
+// output that is no longer current (a draft invoice once the real one is issued) is
+// removed through it. A missing key is not an error.
+type Deleter interface {
+	Delete(ctx context.Context, key string) error
+}
+
 // Statter is implemented by stores that can describe an object without reading it.
 type Statter interface {
 	// Stat returns the object's Info; a missing key is ErrNotFound.
@@ -168,3 +175,8 @@ func resolvePath(p string) (string, error) {
 		cur = parent
 	}
 }
+
+var (
+	_ Deleter = (*Local)(nil)
+	_ Deleter = (*S3)(nil)
+)

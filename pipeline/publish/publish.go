@@ -9,6 +9,9 @@
 //   - After the commit, Upload copies every output not yet published from the outbox to the
 //     store and marks it published; a run that died before that leaves its outbox for the
 //     next run, which uploads it first (Recover).
+//   - An output that is no longer current (a draft invoice once the real one is issued) is
+//     removed: Outbox.Remove records its removal in the index with Collect (sha256 ""), and
+//     Upload deletes it from the store, then from the index.
 //   - The index of every current output (runs/outputs.csv) and the run manifest come last.
 package publish
 
@@ -48,9 +51,10 @@ type File struct {
 
 // Outbox is the directory a run renders its outputs into, beside the warehouse.
 type Outbox struct {
-	root   string
-	runSeq int
-	final  map[string]bool
+	root    string
+	runSeq  int
+	final   map[string]bool
+	removed map[string]bool
 }
 
 // NewOutbox prepares the outbox of run runSeq under root. Outboxes of runs whose outputs
@@ -75,7 +79,7 @@ func NewOutbox(ctx context.Context, conn *sql.Conn, root string, runSeq int) (*O
 			}
 		}
 	}
-	o := &Outbox{root: root, runSeq: runSeq, final: map[string]bool{}}
+	o := &Outbox{root: root, runSeq: runSeq, final: map[string]bool{}, removed: map[string]bool{}}
 	if err := os.MkdirAll(o.Dir(), 0o700); err != nil {
 		return nil, fmt.Errorf("create outbox: %w", err)
 	}
@@ -97,6 +101,11 @@ func (o *Outbox) Path(key string) (string, error) {
 // MarkFinal says that the output key, rendered by this run, is written once and never
 // changes again.
 func (o *Outbox) MarkFinal(key string) { o.final[key] = true }
+
+// Remove says that the output key is no longer current: Collect records its removal and
+// Upload deletes it from the store. A key the index does not hold, or one that is final, is
+// left alone; a key rendered by this run is not removed.
+func (o *Outbox) Remove(key string) { o.removed[key] = true }
 
 // pendingRuns are the runs with outputs not yet published.
 func pendingRuns(ctx context.Context, conn *sql.Conn) (map[int]bool, error) {
@@ -165,6 +174,12 @@ func (o *Outbox) Collect(ctx context.Context, conn *sql.Conn) ([]File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("collect outputs: %w", err)
 	}
+	rendered := map[string]bool{}
+	for _, p := range paths {
+		if rel, err := filepath.Rel(o.Dir(), p); err == nil {
+			rendered[filepath.ToSlash(rel)] = true
+		}
+	}
 	var mu sync.Mutex
 	err = parallel(paths, func(p string) error {
 		rel, err := filepath.Rel(o.Dir(), p)
@@ -203,6 +218,23 @@ func (o *Outbox) Collect(ctx context.Context, conn *sql.Conn) ([]File, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("collect outputs: %w", err)
+	}
+	// removals: an output the index holds (and that is not final) that this run did not render
+	var removed []string
+	for key := range o.removed {
+		prev, known := idx[key]
+		if !known || prev.final || prev.SHA256 == "" {
+			continue
+		}
+		if rendered[key] {
+			continue
+		}
+		removed = append(removed, key)
+	}
+	sort.Strings(removed)
+	for _, key := range removed {
+		recs = append(recs, rec{File: File{Key: key}})
+		out = append(out, File{Key: key})
 	}
 	sort.Slice(recs, func(i, j int) bool { return recs[i].Key < recs[j].Key })
 	sort.Strings(nowFinal)
@@ -303,6 +335,32 @@ func (p *Publisher) Upload(ctx context.Context) (done []File, err error) {
 			err = merr
 		}
 	}()
+	// removals (sha256 ""): deleted from the store, then from the index (on marking)
+	var dels []pendingFile
+	for i := 0; i < len(files); {
+		if files[i].SHA256 == "" {
+			dels = append(dels, files[i])
+			files = append(files[:i], files[i+1:]...)
+			continue
+		}
+		i++
+	}
+	if len(dels) > 0 {
+		d, ok := p.Store.(objstore.Deleter)
+		if !ok {
+			return nil, fmt.Errorf("remove %s: the store %s cannot delete", dels[0].Key, p.Store)
+		}
+		for _, f := range dels {
+			if err := d.Delete(ctx, f.Key); err != nil {
+				return done, fmt.Errorf("remove %s: %w", f.Key, err)
+			}
+			marked = append(marked, f)
+			done = append(done, f.File)
+		}
+		if err := mark(); err != nil {
+			return done, err
+		}
+	}
 	// chunks of files go up on a pool; the connection marks each chunk published
 	for len(files) > 0 {
 		chunk := files[:min(len(files), 1000)]
@@ -391,8 +449,10 @@ func (p *Publisher) Index(ctx context.Context, runIDs map[int]string) (File, err
 		return File{}, err
 	}
 	keys := make([]string, 0, len(idx))
-	for k := range idx {
-		keys = append(keys, k)
+	for k, c := range idx {
+		if c.SHA256 != "" { // a removal not done yet is no current output
+			keys = append(keys, k)
+		}
 	}
 	sort.Strings(keys)
 	var buf bytes.Buffer

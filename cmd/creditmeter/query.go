@@ -215,7 +215,7 @@ func jsonAsText(ctx context.Context, conn *sql.Conn, q string) string {
 	if err != nil {
 		return q
 	}
-	var names, jsonCols []string
+	var jsonCols []string
 	seen := map[string]bool{}
 	for rows.Next() {
 		vals := make([]any, len(cols))
@@ -232,7 +232,6 @@ func jsonAsText(ctx context.Context, conn *sql.Conn, q string) string {
 			return q
 		}
 		seen[name] = true
-		names = append(names, name)
 		if typ == "JSON" {
 			jsonCols = append(jsonCols, name)
 		}

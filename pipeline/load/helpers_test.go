@@ -91,14 +91,6 @@ func (e *env) put(key string, data []byte) {
 	}
 }
 
-// remove deletes an object from the source.
-func (e *env) remove(key string) {
-	e.t.Helper()
-	if err := os.Remove(e.local.Path(key)); err != nil {
-		e.t.Fatal(err)
-	}
-}
-
 // load runs the next run's ingest from store (nil: the source itself) in one batch.
 func (e *env) load(store objstore.Store) (load.Result, error) {
 	e.t.Helper()

@@ -20,6 +20,7 @@ import (
 
 	"github.com/creditmeter/creditmeter/jobs"
 	"github.com/creditmeter/creditmeter/pipeline/objstore"
+	"github.com/creditmeter/creditmeter/pipeline/shard"
 	"github.com/creditmeter/creditmeter/pipeline/warehouse"
 	"github.com/creditmeter/creditmeter/schemas"
 )
@@ -53,6 +54,9 @@ const usage = `creditmeter: AI-credit metering, reports and invoices
 
 usage:
   creditmeter run      --config FILE [--source S] [--output O] [--warehouse W] [--now RFC3339]
+  creditmeter partition --config FILE --state S --shards N [--source S] [--now RFC3339]
+  creditmeter run      --config FILE --state S --shard I/N [--warehouse W]   (one shard of the round)
+  creditmeter close    --config FILE --state S [--output O] [--wait DURATION]
   creditmeter serve    --config FILE [--once]
   creditmeter query    --warehouse W [--format table|csv] "SQL"
   creditmeter invoices --config FILE [--output O] [--period YYYY-MM] [--tenant ID] --out DIR [--format xlsx|csv|both]
@@ -73,6 +77,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		return cmdRun(ctx, args[1:], stdout, stderr)
+	case "partition":
+		return cmdPartition(ctx, args[1:], stdout, stderr)
+	case "close":
+		return cmdClose(ctx, args[1:], stdout, stderr)
 	case "generate":
 		return cmdGenerate(ctx, args[1:], stdout, stderr)
 	case "serve":
@@ -180,12 +188,22 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	nowFlag := fs.String("now", "", "the run's clock, RFC 3339 (finalization, file names)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logJSON := fs.Bool("log-json", false, "log JSON lines instead of text")
+	shardFlag := fs.String("shard", "", "run one shard of a sharded round: I/N, or N with I from $"+shard.IndexEnv+" (needs --state)")
+	stateFlag := fs.String("state", "", "the sharded fleet's state store: directory or s3://bucket/prefix (with --shard)")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
 	if *cfgPath == "" {
 		fmt.Fprintln(stderr, "creditmeter run: --config is required")
 		return exitUsage
+	}
+	if *shardFlag == "" && *stateFlag != "" {
+		fmt.Fprintln(stderr, "creditmeter run: --state is for one shard of a sharded round: give --shard I/N (or N with $"+shard.IndexEnv+")")
+		return exitUsage
+	}
+	if *shardFlag != "" {
+		return cmdRunShard(ctx, shardArgs{cfgPath: *cfgPath, shard: *shardFlag, state: *stateFlag, source: *source, output: *output,
+			warehouse: *wh, now: *nowFlag, logLevel: *logLevel}, stdout, stderr)
 	}
 	prog := newProgress(stderr) // nil unless stderr is a terminal
 	log, err := newLogger(prog.LogWriter(stderr), *logLevel, *logJSON || !isTerminal(stderr))

@@ -5,6 +5,8 @@ SAMPLE    := sample
 SAMPLE_EVENTS ?= 200000
 SAMPLE_NOW    ?= 2026-04-06T00:00:00Z
 BENCH_EVENTS  ?= 1000000
+SHARD_BENCH_EVENTS ?= 300000
+SHARD_COUNTS  ?= 1 2 4
 FUZZTIME  ?= 15s
 FUZZMIN   ?= 5s
 # the version creditmeter --version prints: the commit, described by git ("dev" outside a checkout)
@@ -16,7 +18,7 @@ FAULT_TRIALS  ?= 10
 FAULT_TENANTS ?= 12
 BATCH_SEEDS   ?= 50
 
-.PHONY: help build run sample test test-go s3 s3-install bench-pull fuzz bench bench-10m bench-100m lint clean e2e fault batches
+.PHONY: help build run sample test test-go s3 s3-install bench-pull fuzz bench bench-10m bench-100m shard-bench lint clean e2e fault batches
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -84,6 +86,9 @@ bench-10m: ## the same benchmark at 10M events
 
 bench-100m: ## generate 100M events (gzipped JSON Lines), run from scratch: time per stage, peak RSS, disk; data deleted after
 	scripts/bigrun.sh 100000000
+
+shard-bench: ## time a sharded round as SHARD_COUNTS (1 2 4) shards vs one machine on SHARD_BENCH_EVENTS events; bytes each shard read
+	scripts/shardbench.sh $(SHARD_BENCH_EVENTS) "$(SHARD_COUNTS)"
 
 lint: ## gofmt, go vet and staticcheck (SA1019 off: the issue pins feature/s3/manager)
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }

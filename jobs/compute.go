@@ -72,6 +72,9 @@ func (x *run) compute(ctx context.Context, cal *rate.Calendar) (bool, error) {
 		if err := aggregate.Finalize(ctx, conn, x.m.RunSeq, x.now); err != nil {
 			return 0, err
 		}
+		if err := x.sh.provisional(ctx, x); err != nil { // a shard numbers no invoice
+			return 0, err
+		}
 		return 0, x.finalized(ctx)
 	}); err != nil {
 		return false, err

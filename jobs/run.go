@@ -101,6 +101,9 @@ type Options struct {
 	// dryRun is set by DryRun for its run against a copy of the warehouse: no analysts'
 	// snapshot.
 	dryRun bool
+	// shard, when set, makes the run one shard of a sharded round (jobs/shard.go; set by
+	// RunShard only): nil is the single-machine run, unchanged.
+	shard *shardRun
 }
 
 // Manifest is runs/{run_id}.json.
@@ -214,6 +217,8 @@ type run struct {
 	snapshotPath string
 	outbox       *publish.Outbox
 	pub          *publish.Publisher
+	// sh is the shard this run is (nil: a single-machine run)
+	sh *shardRun
 }
 
 // Run runs the pipeline once.
@@ -244,7 +249,7 @@ func (r *Runner) Run(ctx context.Context, o Options) (m *Manifest, err error) {
 	if ttl == 0 {
 		ttl = r.cfg.LockTTL.Duration
 	}
-	lease, err := objstore.Lock(ctx, out, lockOwner(), objstore.LockOptions{TTL: ttl, Now: r.clock, Log: r.log})
+	lease, err := objstore.Lock(ctx, out, lockOwner(), objstore.LockOptions{Key: o.shard.lockKey(), TTL: ttl, Now: r.clock, Log: r.log})
 	if err != nil {
 		if errors.Is(err, objstore.ErrLockHeld) {
 			m.Status = "skipped"
@@ -271,7 +276,7 @@ func (r *Runner) Run(ctx context.Context, o Options) (m *Manifest, err error) {
 	}()
 	// A source that does not exist is a mistake, never an empty source (exit 2): it is
 	// found out before the warehouse is even opened.
-	listing, err := src.List(ctx)
+	listing, err := o.shard.list(ctx, src)
 	if err != nil {
 		return m, err
 	}
@@ -297,7 +302,7 @@ func (r *Runner) Run(ctx context.Context, o Options) (m *Manifest, err error) {
 	if err := warehouse.Exec(ctx, conn, "run_record.sql", m.RunSeq, m.RunID, now, r.clock().UTC()); err != nil {
 		return m, err
 	}
-	x := &run{Runner: r, m: m, log: r.log.With("run_id", m.RunID), now: now, conn: conn}
+	x := &run{Runner: r, m: m, log: r.log.With("run_id", m.RunID), now: now, conn: conn, sh: o.shard}
 	defer func() {
 		if err != nil {
 			_ = warehouse.Exec(context.WithoutCancel(ctx), conn, "run_status.sql", m.RunSeq, "failed")
@@ -326,6 +331,9 @@ func (r *Runner) Run(ctx context.Context, o Options) (m *Manifest, err error) {
 		return m, err
 	}
 	x.pub = &publish.Publisher{Store: out, Log: x.log, Conn: conn, Root: root}
+	if err := x.sh.divert(x.outbox, o.Warehouse); err != nil {
+		return m, err
+	}
 
 	// Outputs a run that died after committing left unpublished go first.
 	if err := x.stage("recover", func() (int64, error) {
@@ -342,7 +350,12 @@ func (r *Runner) Run(ctx context.Context, o Options) (m *Manifest, err error) {
 	if err := rate.Prepare(ctx, conn, r.cfg, cal, now); err != nil {
 		return m, err
 	}
-	if err := x.stage("ingest", func() (int64, error) { return x.ingest(ctx, src, listing, stageDir) }); err != nil {
+	if err := x.stage("ingest", func() (int64, error) {
+		if x.sh != nil {
+			return x.sh.ingest(ctx, x)
+		}
+		return x.ingest(ctx, src, listing, stageDir)
+	}); err != nil {
 		return m, err
 	}
 	err = warehouse.InTx(ctx, conn, func() error {
@@ -371,7 +384,12 @@ func (r *Runner) Run(ctx context.Context, o Options) (m *Manifest, err error) {
 	}); err != nil {
 		return m, err
 	}
-	if err := x.finish(ctx); err != nil {
+	if x.sh != nil {
+		err = x.sh.finish(ctx, x)
+	} else {
+		err = x.finish(ctx)
+	}
+	if err != nil {
 		return m, err
 	}
 	x.log.Info("run done", "lines_read", m.Counts.LinesRead, "accepted", m.Counts.Accepted,

@@ -20,6 +20,7 @@ import (
 
 	"github.com/creditmeter/creditmeter/jobs"
 	"github.com/creditmeter/creditmeter/pipeline/objstore"
+	"github.com/creditmeter/creditmeter/pipeline/shard"
 	"github.com/creditmeter/creditmeter/pipeline/warehouse"
 	"github.com/creditmeter/creditmeter/schemas"
 )
@@ -54,6 +55,9 @@ const usage = `creditmeter: AI-credit metering, reports and invoices
 usage:
   creditmeter run      --config FILE [--source S] [--output O] [--warehouse W] [--now RFC3339]
                        [--dry-run [--report-dir DIR]]
+  creditmeter partition --config FILE --state S --shards N [--source S] [--now RFC3339]
+  creditmeter run      --config FILE --state S --shard I/N [--warehouse W]   (one shard of the round)
+  creditmeter close    --config FILE --state S [--output O] [--wait DURATION]
   creditmeter serve    --config FILE [--once]
   creditmeter query    --warehouse W [--format table|csv] "SQL"
   creditmeter invoices --config FILE [--output O] [--period YYYY-MM] [--tenant ID] --out DIR [--format xlsx|csv|both] [--drafts]
@@ -74,6 +78,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		return cmdRun(ctx, args[1:], stdout, stderr)
+	case "partition":
+		return cmdPartition(ctx, args[1:], stdout, stderr)
+	case "close":
+		return cmdClose(ctx, args[1:], stdout, stderr)
 	case "generate":
 		return cmdGenerate(ctx, args[1:], stdout, stderr)
 	case "serve":
@@ -183,6 +191,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	logJSON := fs.Bool("log-json", false, "log JSON lines instead of text")
 	dryRun := fs.Bool("dry-run", false, "do everything but commit, finalize, number, publish and send, against a copy of the warehouse; print what the run would finalize and invoice")
 	reportDir := fs.String("report-dir", "", "with --dry-run: write the reports the run would publish into this directory")
+	shardFlag := fs.String("shard", "", "run one shard of a sharded round: I/N, or N with I from $"+shard.IndexEnv+" (needs --state)")
+	stateFlag := fs.String("state", "", "the sharded fleet's state store: directory or s3://bucket/prefix (with --shard)")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -193,6 +203,18 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *reportDir != "" && !*dryRun {
 		fmt.Fprintln(stderr, "creditmeter run: --report-dir needs --dry-run")
 		return exitUsage
+	}
+	if *dryRun && *shardFlag != "" {
+		fmt.Fprintln(stderr, "creditmeter run: --dry-run is for a single-machine run, not one shard of a round")
+		return exitUsage
+	}
+	if *shardFlag == "" && *stateFlag != "" {
+		fmt.Fprintln(stderr, "creditmeter run: --state is for one shard of a sharded round: give --shard I/N (or N with $"+shard.IndexEnv+")")
+		return exitUsage
+	}
+	if *shardFlag != "" {
+		return cmdRunShard(ctx, shardArgs{cfgPath: *cfgPath, shard: *shardFlag, state: *stateFlag, source: *source, output: *output,
+			warehouse: *wh, now: *nowFlag, logLevel: *logLevel}, stdout, stderr)
 	}
 	prog := newProgress(stderr) // nil unless stderr is a terminal
 	log, err := newLogger(prog.LogWriter(stderr), *logLevel, *logJSON || !isTerminal(stderr))

@@ -55,6 +55,11 @@ type Outbox struct {
 	runSeq  int
 	final   map[string]bool
 	removed map[string]bool
+	// Divert, when set, takes the rendered files whose key it accepts out of the outbox
+	// before Collect looks at them: they are moved under DivertDir by key, never recorded
+	// nor published (a shard's fleet-wide files, which the close step merges).
+	Divert    func(key string) bool
+	DivertDir string
 }
 
 // NewOutbox prepares the outbox of run runSeq under root. Outboxes of runs whose outputs
@@ -106,6 +111,33 @@ func (o *Outbox) MarkFinal(key string) { o.final[key] = true }
 // Upload deletes it from the store. A key the index does not hold, or one that is final, is
 // left alone; a key rendered by this run is not removed.
 func (o *Outbox) Remove(key string) { o.removed[key] = true }
+
+// divert moves the files Divert accepts to DivertDir and returns the others.
+func (o *Outbox) divert(paths []string) ([]string, error) {
+	if o.Divert == nil {
+		return paths, nil
+	}
+	kept := paths[:0]
+	for _, p := range paths {
+		rel, err := filepath.Rel(o.Dir(), p)
+		if err != nil {
+			return nil, err
+		}
+		key := filepath.ToSlash(rel)
+		if !o.Divert(key) {
+			kept = append(kept, p)
+			continue
+		}
+		dst := filepath.Join(o.DivertDir, filepath.FromSlash(key))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+			return nil, err
+		}
+		if err := os.Rename(p, dst); err != nil {
+			return nil, err
+		}
+	}
+	return kept, nil
+}
 
 // pendingRuns are the runs with outputs not yet published.
 func pendingRuns(ctx context.Context, conn *sql.Conn) (map[int]bool, error) {
@@ -172,6 +204,9 @@ func (o *Outbox) Collect(ctx context.Context, conn *sql.Conn) ([]File, error) {
 		return err
 	})
 	if err != nil {
+		return nil, fmt.Errorf("collect outputs: %w", err)
+	}
+	if paths, err = o.divert(paths); err != nil {
 		return nil, fmt.Errorf("collect outputs: %w", err)
 	}
 	rendered := map[string]bool{}

@@ -103,6 +103,9 @@ func (s *shardRun) list(ctx context.Context, src objstore.Store) ([]objstore.Obj
 // fleetWide reports whether an output holds every tenant's rows (or names runs): a shard
 // hands it to the close step instead of publishing it.
 func fleetWide(key string) bool {
+	if strings.HasPrefix(key, "invoices/drafts/") { // per tenant, unnumbered: the shard's own
+		return false
+	}
 	switch key {
 	case "ledger/period_usage.csv", "ledger/rated_events.parquet", "notifications/outbox.jsonl", "analytics/warehouse.duckdb":
 		return true

@@ -308,22 +308,10 @@ func acceptanceReference(t *testing.T, bin, c string) string {
 	})
 }
 
-// The fleet sizes are 1, 2 and 4 shards across the TestShard tests, within what a test run
-// on two cores affords (a process costs about a CPU second however small its data): the
-// acceptance case with several runs and late events as 2 and 4 shards, the others as 2 or 4
-// in turn (CREDITMETER_SHARD_FULL=1: every case as 1, 2 and 4); the generated rounds as 1
-// and 4 shards, and as 2 by TestShardKilledShard.
-func acceptanceShardCounts(name string) []int {
-	switch {
-	case os.Getenv("CREDITMETER_SHARD_FULL") != "":
-		return []int{1, 2, 4}
-	case strings.HasPrefix(name, "05-"):
-		return []int{2, 4}
-	case strings.HasPrefix(name, "01-") || strings.HasPrefix(name, "03-"):
-		return []int{4}
-	}
-	return []int{2}
-}
+// The fleet sizes: every acceptance case as 1, 2 and 4 shards, the generated rounds as 1,
+// 2 and 4 shards (and as 2 again by TestShardKilledShard). A process costs about a CPU second
+// however small its data; the fleets run side by side (fleetSlots).
+func acceptanceShardCounts(string) []int { return []int{1, 2, 4} }
 
 // fleetSlots bounds the fleets at work at once across the TestShard tests. A fleet is
 // mostly processes starting and waiting on each other and on the server, so more fleets run
@@ -481,12 +469,12 @@ func generatedData(t *testing.T, bin string) *generated {
 }
 
 // TestShardGenerated runs the generated rounds (late events, finalizations between rounds, a
-// rewritten object) as 1 and 4 shards (2: TestShardKilledShard); before the last round the shards move to new
+// rewritten object) as 1, 2 and 4 shards; before the last round the shards move to new
 // machines (their warehouses come back from the state store).
 func TestShardGenerated(t *testing.T) {
 	t.Parallel()
 	bin := binary(t)
-	counts := []int{1, 4}
+	counts := []int{1, 2, 4}
 	var names []string
 	for _, n := range counts {
 		names = append(names, fmt.Sprint(n))

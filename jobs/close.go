@@ -304,11 +304,11 @@ func (c *closer) timed(name string, f func() (int64, error)) error {
 	start := c.clock()
 	n, err := f()
 	d := c.clock().Sub(start)
-	c.m.Stages = append(c.m.Stages, StageTiming{Stage: "close-" + name, Rows: n, Seconds: d.Seconds(), PeakRSSMiB: peakRSSMiB()})
+	c.m.Stages = append(c.m.Stages, StageTiming{Stage: "close-" + name, Rows: n, Seconds: d.Seconds(), PeakRSSMiB: PeakRSSMiB()})
 	if err != nil {
 		return err
 	}
-	c.log.Info("stage done", "stage", "close-"+name, "rows", n, "duration_s", d.Seconds(), "peak_rss_mib", peakRSSMiB())
+	c.log.Info("stage done", "stage", "close-"+name, "rows", n, "duration_s", d.Seconds(), "peak_rss_mib", PeakRSSMiB())
 	return nil
 }
 
@@ -663,7 +663,7 @@ func (c *closer) summarize() {
 	m.Reconciliation = rec
 	m.Counts = Counts{LinesRead: rec.LinesRead, Accepted: rec.Accepted, Quarantined: rec.Quarantined, Duplicates: rec.Duplicates}
 	m.Stages = append(stages, m.Stages...)
-	m.Stages = append(m.Stages, StageTiming{Stage: "close", Seconds: c.clock().Sub(c.began).Seconds(), PeakRSSMiB: peakRSSMiB()})
+	m.Stages = append(m.Stages, StageTiming{Stage: "close", Seconds: c.clock().Sub(c.began).Seconds(), PeakRSSMiB: PeakRSSMiB()})
 }
 
 // handOver writes the numbers of the round's invoices for the shards to take back.

@@ -180,8 +180,8 @@ type StageTiming struct {
 	PeakRSSMiB int64 `json:"peak_rss_mib"`
 }
 
-// peakRSSMiB reads the process's peak resident set size (VmHWM) from /proc.
-func peakRSSMiB() int64 {
+// PeakRSSMiB reads the process's peak resident set size (VmHWM) from /proc.
+func PeakRSSMiB() int64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
@@ -406,7 +406,7 @@ func (x *run) stage(name string, f func() (int64, error)) error {
 	}
 	n, err := f()
 	d := x.clock().Sub(start)
-	peak := peakRSSMiB()
+	peak := PeakRSSMiB()
 	x.m.Stages = append(x.m.Stages, StageTiming{Stage: name, Rows: n, Seconds: d.Seconds(), PeakRSSMiB: peak})
 	if err != nil {
 		x.log.Error("stage failed", "stage", name, "err", err)

@@ -449,7 +449,7 @@ func (r *Runner) RunShard(ctx context.Context, o ShardOptions) (st ShardStatus, 
 		BytesRead: sh.bytesRead}
 	next, err := gens.commit(ctx, cur, version, round.ID, func(next generation) error {
 		d.Generation, d.Snapshot = next.Prefix, next.Prefix+"analytics.duckdb"
-		d.Seconds, d.PeakRSSMiB = r.clock().Sub(began).Seconds(), peakRSSMiB()
+		d.Seconds, d.PeakRSSMiB = r.clock().Sub(began).Seconds(), PeakRSSMiB()
 		return partition.PutJSON(ctx, state, partition.PendingKey(round.ID, o.Shard.Index), d)
 	})
 	if err != nil {

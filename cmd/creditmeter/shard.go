@@ -89,7 +89,7 @@ func cmdPartition(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return exitCode(stderr, fmt.Errorf("create staging: %w", err))
 	}
 	defer os.RemoveAll(stage)
-	p, err := partition.New(partition.Config{Config: cfg, Log: log, Clock: time.Now, Stores: stores, StageDir: stage})
+	p, err := partition.New(partition.Config{Config: cfg, Log: log, Clock: time.Now, Stores: stores, StageDir: stage, PeakRSS: jobs.PeakRSSMiB})
 	if err != nil {
 		return exitCode(stderr, err)
 	}

@@ -21,7 +21,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/creditmeter/creditmeter/pipeline/load"
@@ -47,6 +46,8 @@ type Config struct {
 	BatchObjects int
 	// LockTTL is the partition lock's lease (0: the configuration's lock_ttl).
 	LockTTL time.Duration
+	// PeakRSS reports the process's peak resident set size in MiB for the round (nil: 0).
+	PeakRSS func() int64
 }
 
 // Partitioner runs the partition step.
@@ -160,7 +161,9 @@ func (p *Partitioner) Run(ctx context.Context, o Options) (r *Round, resumed boo
 		return nil, false, err
 	}
 	r.Seconds = p.cfg.Clock().Sub(began).Seconds()
-	r.PeakRSSMiB = PeakRSSMiB()
+	if p.cfg.PeakRSS != nil {
+		r.PeakRSSMiB = p.cfg.PeakRSS()
+	}
 	// round.json last: the round exists for the shards once it is there
 	if err := WriteRound(ctx, o.State, r, version); err != nil {
 		return nil, false, err
@@ -321,23 +324,4 @@ func (p *Partitioner) split(ctx context.Context, conn *sql.Conn, state objstore.
 		}
 	}
 	return PutJSON(ctx, state, BatchKey(r.ID, b), batch)
-}
-
-// PeakRSSMiB reads the process's peak resident set size (VmHWM) from /proc; 0 where the
-// system does not tell.
-func PeakRSSMiB() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-			f := strings.Fields(v)
-			if len(f) > 0 {
-				kb, _ := strconv.ParseInt(f[0], 10, 64)
-				return kb / 1024
-			}
-		}
-	}
-	return 0
 }

@@ -92,7 +92,8 @@ func (p *parser) invalidUTF8(line []byte) {
 	field := FieldLine
 	for _, m := range p.members {
 		if bad >= m.nameStart && bad < m.valEnd {
-			if bad > m.nameEnd && !m.lone { // in the value, not in the name
+			// in the value, not in the name; a member named "" is named by the line
+			if bad > m.nameEnd && !m.lone && len(m.name) > 0 {
 				field = nameField(m.name)
 			}
 			break

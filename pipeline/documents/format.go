@@ -138,8 +138,15 @@ func (s *styles) header() int { return s.headerAligned("") }
 // headerRight is header for the columns of numbers and dates.
 func (s *styles) headerRight() int { return s.headerAligned("right") }
 
-func (s *styles) headerAligned(horizontal string) int {
-	key := "header|" + horizontal
+// headerLine is header for a one-line title whose text may pass the column's width: it
+// runs on into the empty cells beside it instead of wrapping over the row below (a row's
+// height is not fitted to wrapped text when the file is opened).
+func (s *styles) headerLine() int { return s.headerStyle("", false) }
+
+func (s *styles) headerAligned(horizontal string) int { return s.headerStyle(horizontal, true) }
+
+func (s *styles) headerStyle(horizontal string, wrap bool) int {
+	key := fmt.Sprintf("header|%s|%t", horizontal, wrap)
 	if id, ok := s.cache[key]; ok {
 		return id
 	}
@@ -147,7 +154,7 @@ func (s *styles) headerAligned(horizontal string) int {
 		Font:      &excelize.Font{Bold: true},
 		Fill:      excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"DDEBF7"}},
 		Border:    []excelize.Border{{Type: "bottom", Color: "4472C4", Style: 1}},
-		Alignment: &excelize.Alignment{WrapText: true, Vertical: "top", Horizontal: horizontal},
+		Alignment: &excelize.Alignment{WrapText: wrap, Vertical: "top", Horizontal: horizontal},
 	})
 	if err != nil && s.err == nil {
 		s.err = err

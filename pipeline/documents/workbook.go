@@ -300,7 +300,7 @@ func planSheet(f *excelize.File, st *styles, t *schemas.Tenant, cur period, used
 	// the forecast of the period (issue 11): as of the latest usage counted, never the clock
 	row++
 	w.set("A", row, "Forecast", st.header())
-	w.set("B", row, periodLabel(cur), st.header())
+	w.set("B", row, periodLabel(cur), st.headerLine())
 	row++
 	if fc := cur.Forecast; fc == nil {
 		kv("Projected", "none: the period is final", 0)

@@ -130,9 +130,10 @@ func OpenReadOnly(path string) (*sql.DB, error) {
 // DefaultMemoryLimit bounds DuckDB's buffer memory; past it, sorts, joins and temporary
 // tables spill to disk beside the warehouse, so a run's peak stays under 2 GiB whatever the
 // history. CREDITMETER_MEMORY_LIMIT (e.g. "4GB") overrides it. Without a bound DuckDB takes
-// 80% of the machine, and a 10M-event run peaked at 21 GB of 24. At 1GB a 1M-event first run
-// peaked at 2017 MiB, too close to 2 GiB; at 768MB, 1673 MiB and 7% slower.
-const DefaultMemoryLimit = "768MB"
+// 80% of the machine, and a 10M-event run peaked at 21 GB of 24. 768MB lowered a 1M-event
+// run's peak (2017 to 1673 MiB) but a 10M-event first run then failed in finalize.sql
+// (out of memory: a statement that cannot spill): 1GB it stays.
+const DefaultMemoryLimit = "1GB"
 
 func dsn(path string, readOnly bool) string {
 	limit := os.Getenv("CREDITMETER_MEMORY_LIMIT")

@@ -19,6 +19,7 @@ import (
 	"database/sql/driver"
 	"encoding/hex"
 	"fmt"
+	"golang.org/x/sync/errgroup"
 	"os"
 	"path/filepath"
 	"sort"
@@ -273,31 +274,12 @@ const renderers = 4
 
 // parallel runs fn for every item on renderers goroutines and returns the first error.
 func parallel[T any](items []T, fn func(T) error) error {
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var first error
-	next := make(chan T)
-	for range min(renderers, max(len(items), 1)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for it := range next {
-				if err := fn(it); err != nil {
-					mu.Lock()
-					if first == nil {
-						first = err
-					}
-					mu.Unlock()
-				}
-			}
-		}()
-	}
+	var g errgroup.Group
+	g.SetLimit(renderers)
 	for _, it := range items {
-		next <- it
+		g.Go(func() error { return fn(it) })
 	}
-	close(next)
-	wg.Wait()
-	return first
+	return g.Wait()
 }
 
 // keep stores the documents rendered once in the warehouse (table documents), in one

@@ -2,6 +2,7 @@ package publish
 
 import (
 	"fmt"
+	"golang.org/x/sync/errgroup"
 	"os"
 	"path/filepath"
 	"sync"
@@ -69,29 +70,10 @@ func writeFile(path string, data []byte) error {
 
 // parallel runs fn for every item on FileWriters goroutines and returns the first error.
 func parallel[T any](items []T, fn func(T) error) error {
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var first error
-	next := make(chan T)
-	for range min(FileWriters, max(len(items), 1)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for it := range next {
-				if err := fn(it); err != nil {
-					mu.Lock()
-					if first == nil {
-						first = err
-					}
-					mu.Unlock()
-				}
-			}
-		}()
-	}
+	var g errgroup.Group
+	g.SetLimit(FileWriters)
 	for _, it := range items {
-		next <- it
+		g.Go(func() error { return fn(it) })
 	}
-	close(next)
-	wg.Wait()
-	return first
+	return g.Wait()
 }
